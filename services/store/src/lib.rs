@@ -1,0 +1,240 @@
+//! accord's durable store: everything the server keeps — members, partners, missions, proposals,
+//! every ballot, decisions, settings and the audit log — behind the [`Store`] trait, so that a
+//! second backend (PostgreSQL, for several replicas) can follow the SQLite one ([`sqlite`]).
+//!
+//! The records are the accord.v1 protocol messages themselves. A store never applies domain
+//! rules beyond integrity (uniqueness, existence, "the proposal is still open" when a ballot is
+//! written); the server validates requests before calling it.
+#![forbid(unsafe_code)]
+
+pub mod dataset;
+pub mod sqlite;
+
+use accord_proto::v1::{
+    Ballot, Decision, Member, MemberStatus, Mission, MissionStatus, Partner, Proposal,
+    ProposalKind, ProposalState, SummitParticipation,
+};
+use async_trait::async_trait;
+use prost_types::Timestamp;
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist. `kind` is "member", "partner", "mission" or "proposal".
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// What kind of record.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A record with this id exists already.
+    #[error("{kind} `{id}` already exists")]
+    AlreadyExists {
+        /// What kind of record.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The proposal is not open (a ballot or a close on a closed proposal).
+    #[error("proposal {id} is {state}, not open")]
+    ProposalClosed {
+        /// The proposal's id.
+        id: String,
+        /// Its state, in words ("adopted", "rejected", "expired", "withdrawn").
+        state: &'static str,
+    },
+    /// A close based on ballots that are no longer the latest (see [`Closing::last_ballot`]).
+    #[error("proposal {id} has a ballot newer than the decision saw ({latest} > {seen})")]
+    Stale {
+        /// The proposal's id.
+        id: String,
+        /// The last ballot sequence the decision saw.
+        seen: i64,
+        /// The latest ballot sequence.
+        latest: i64,
+    },
+    /// A page token that this store did not issue.
+    #[error("invalid page token `{0}`")]
+    BadPageToken(String),
+    /// The database failed (I/O, corruption, unavailable).
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: at most `size` records after the position `token` (empty: from the start).
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    /// Maximum records to return (the caller has already applied defaults and limits; > 0).
+    pub size: usize,
+    /// Opaque token from a previous [`Page`]; empty for the first page.
+    pub token: String,
+}
+
+/// One page of records.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The records.
+    pub items: Vec<T>,
+    /// Token for the next page; empty on the last page.
+    pub next_token: String,
+    /// Number of records matching the filter, over all pages.
+    pub total: usize,
+}
+
+/// Filter for [`Store::list_proposals`]; `None` fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalFilter {
+    /// Only proposals in this state.
+    pub state: Option<ProposalState>,
+    /// Only proposals of this kind.
+    pub kind: Option<ProposalKind>,
+    /// Only proposals about this resource name ("missions/KFOR", "partners/UKR", "members/USA").
+    pub target: Option<String>,
+}
+
+/// What an adopted decision changes in the alliance, applied in the same transaction that
+/// closes the proposal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Replace a mission record (end, resize, extend).
+    UpdateMission(Mission),
+    /// Add a mission record (launch).
+    CreateMission(Mission),
+    /// Replace a partner record (summit participation).
+    UpdatePartner(Partner),
+}
+
+/// How a proposal closes: its final state, the decision (if a policy decided it), when, and the
+/// effects of an adoption.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    /// ADOPTED, REJECTED, EXPIRED or WITHDRAWN.
+    pub state: ProposalState,
+    /// The decision that closed it; `None` for a withdrawal or an expiry without a decision.
+    pub decision: Option<Decision>,
+    /// When it closed.
+    pub close_time: Timestamp,
+    /// Changes to the alliance (only for ADOPTED).
+    pub effects: Vec<Effect>,
+    /// The highest ballot sequence the decision saw (0: no ballot). When set, the close fails
+    /// with [`StoreError::Stale`] and changes nothing if a newer ballot has been cast since, so
+    /// that no acknowledged ballot is left out of the decision that closes its proposal.
+    pub last_ballot: Option<i64>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Sequence number, increasing.
+    pub sequence: i64,
+    /// When it was written.
+    pub time: Timestamp,
+    /// "ballot", "decision", "proposal_created", "proposal_withdrawn", "effect", "setting", ...
+    pub kind: String,
+    /// The resource it is about ("proposals/3", "missions/KFOR").
+    pub subject: String,
+    /// A JSON or text rendering of what happened, for people reading the log.
+    pub detail: String,
+}
+
+/// The durable store. Implementations must make every successful write durable before returning
+/// (a ballot acknowledged with OK survives `kill -9` of the server) and must be safe to call
+/// from many tasks at once.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Loads the bundled NATO dataset ([`dataset`]) if the store has no members yet. Returns
+    /// true if it loaded it.
+    async fn seed_if_empty(&self) -> StoreResult<bool>;
+
+    /// Members, ordered by code, optionally only those with `status`.
+    async fn list_members(
+        &self,
+        status: Option<MemberStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Member>>;
+    /// One member by code ("USA").
+    async fn get_member(&self, code: &str) -> StoreResult<Member>;
+    /// Adds a member (its `name` and `code` already set by the caller).
+    async fn create_member(&self, member: &Member) -> StoreResult<()>;
+    /// Replaces a member (matched by code).
+    async fn update_member(&self, member: &Member) -> StoreResult<()>;
+    /// Every member (for decision requests), ordered by code.
+    async fn all_members(&self) -> StoreResult<Vec<Member>>;
+
+    /// Partners, ordered by code, optionally only those with `participation`.
+    async fn list_partners(
+        &self,
+        participation: Option<SummitParticipation>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Partner>>;
+    /// One partner by code.
+    async fn get_partner(&self, code: &str) -> StoreResult<Partner>;
+    /// Adds a partner.
+    async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
+    /// Replaces a partner (matched by code).
+    async fn update_partner(&self, partner: &Partner) -> StoreResult<()>;
+
+    /// Missions, ordered by id, optionally only those with `status`.
+    async fn list_missions(
+        &self,
+        status: Option<MissionStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Mission>>;
+    /// One mission by id ("KFOR").
+    async fn get_mission(&self, id: &str) -> StoreResult<Mission>;
+    /// Adds a mission.
+    async fn create_mission(&self, mission: &Mission) -> StoreResult<()>;
+    /// Replaces a mission (matched by id).
+    async fn update_mission(&self, mission: &Mission) -> StoreResult<()>;
+
+    /// Stores a new proposal, assigning its id: returns it with `name` = "proposals/{id}".
+    /// The caller has set everything else (state OPEN, create_time, …). Audited.
+    async fn create_proposal(
+        &self,
+        proposal: &Proposal,
+        kind: ProposalKind,
+        target: &str,
+    ) -> StoreResult<Proposal>;
+    /// One proposal by id (the part after "proposals/").
+    async fn get_proposal(&self, id: &str) -> StoreResult<Proposal>;
+    /// Proposals, newest first.
+    async fn list_proposals(
+        &self,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Proposal>>;
+    /// Every open proposal (for the deadline scheduler), oldest first.
+    async fn open_proposals(&self) -> StoreResult<Vec<Proposal>>;
+
+    /// Appends a ballot to an open proposal, atomically with its audit entry; fails with
+    /// [`StoreError::ProposalClosed`] if the proposal is not open. Returns the ballot with its
+    /// `name` = "proposals/{id}/ballots/{sequence}". Durable when it returns.
+    async fn cast_ballot(&self, proposal_id: &str, ballot: &Ballot) -> StoreResult<Ballot>;
+    /// Every ballot on a proposal in the order cast.
+    async fn list_ballots(&self, proposal_id: &str, page: PageRequest)
+    -> StoreResult<Page<Ballot>>;
+    /// The last ballot of each member on a proposal (what counts), ordered by member code.
+    async fn last_ballots(&self, proposal_id: &str) -> StoreResult<Vec<Ballot>>;
+
+    /// Closes an open proposal: sets its state, close time and decision, applies the effects and
+    /// writes the audit entries, all in one transaction. Fails with
+    /// [`StoreError::ProposalClosed`] if it is not open (then nothing changes).
+    async fn close_proposal(&self, proposal_id: &str, closing: &Closing) -> StoreResult<Proposal>;
+
+    /// A persisted setting ("default_policy"), if set.
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Persists a setting. Audited.
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// The audit log, oldest first, from `after_sequence` (exclusive), at most `limit` entries.
+    async fn audit_log(&self, after_sequence: i64, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Closes the store cleanly (checkpoints and closes connections).
+    async fn close(&self);
+}
