@@ -1,0 +1,283 @@
+//! The alliance's records: members (the allies), partners and missions — reading them, and the
+//! operator's create and update calls with their validation and field masks.
+
+use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS};
+use accord_proto::v1::{
+    Member, MemberStatus, Mission, MissionArea, MissionStatus, Partner, PartnerCategory,
+    SummitParticipation,
+};
+use prost_types::FieldMask;
+
+use crate::app::{App, parse_enum, parse_name};
+use crate::error::{DomainError, DomainResult};
+use crate::time;
+
+/// The field paths an update touches: the mask's paths, or all `fields` when it is empty.
+fn mask_paths<'a>(
+    mask: Option<&'a FieldMask>,
+    fields: &[&'static str],
+    field: &str,
+) -> DomainResult<Vec<&'a str>>
+where
+    'static: 'a,
+{
+    match mask {
+        Some(mask) if !mask.paths.is_empty() => {
+            for path in &mask.paths {
+                if !fields.contains(&path.as_str()) {
+                    return Err(DomainError::invalid(
+                        field,
+                        format!(
+                            "cannot update `{path}`; updatable fields: {}",
+                            fields.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Ok(mask.paths.iter().map(String::as_str).collect())
+        }
+        _ => Ok(fields.to_vec()),
+    }
+}
+
+fn iso3(field: &str, code: &str) -> DomainResult<()> {
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            format!("`{code}` is not an ISO 3166-1 alpha-3 code (three upper-case letters)"),
+        ))
+    }
+}
+
+fn required(field: &str, value: &str) -> DomainResult<()> {
+    if value.trim().is_empty() {
+        Err(DomainError::invalid(field, "is required"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_member(member: &Member) -> DomainResult<()> {
+    required("member.display_name", &member.display_name)?;
+    let status: MemberStatus = parse_enum("member.status", member.status)?;
+    if status == MemberStatus::Unspecified {
+        return Err(DomainError::invalid(
+            "member.status",
+            "is required (active, invited or suspended)",
+        ));
+    }
+    if let Some((key, value)) = member.attributes.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(DomainError::invalid(
+            format!("member.attributes.{key}"),
+            format!("{value} is not a finite number"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_partner(partner: &Partner) -> DomainResult<()> {
+    required("partner.display_name", &partner.display_name)?;
+    parse_enum::<PartnerCategory>("partner.category", partner.category)?;
+    parse_enum::<SummitParticipation>(
+        "partner.summit_participation",
+        partner.summit_participation,
+    )?;
+    Ok(())
+}
+
+fn check_mission(mission: &Mission) -> DomainResult<()> {
+    required("mission.display_name", &mission.display_name)?;
+    parse_enum::<MissionArea>("mission.area", mission.area)?;
+    let status: MissionStatus = parse_enum("mission.status", mission.status)?;
+    if status == MissionStatus::Unspecified {
+        return Err(DomainError::invalid("mission.status", "is required"));
+    }
+    if mission.personnel_ceiling < 0 {
+        return Err(DomainError::invalid(
+            "mission.personnel_ceiling",
+            format!("{} is negative", mission.personnel_ceiling),
+        ));
+    }
+    if let Some(date) = &mission.end_date {
+        if time::to_naive(date).is_none() {
+            return Err(DomainError::invalid(
+                "mission.end_date",
+                format!("{} is not a valid date", time::format_date(date)),
+            ));
+        }
+    }
+    for (i, c) in mission.contributions.iter().enumerate() {
+        parse_name(
+            &format!("mission.contributions[{i}].member"),
+            MEMBERS,
+            &c.member,
+        )?;
+        if c.troops < 0 {
+            return Err(DomainError::invalid(
+                format!("mission.contributions[{i}].troops"),
+                format!("{} is negative", c.troops),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// Adds a member.
+    pub async fn create_member(&self, member: Option<Member>) -> DomainResult<Member> {
+        let mut member = member.ok_or_else(|| DomainError::invalid("member", "is required"))?;
+        iso3("member.code", &member.code)?;
+        member.name = names::name(MEMBERS, &member.code);
+        check_member(&member)?;
+        self.store.create_member(&member).await?;
+        Ok(member)
+    }
+
+    /// Updates the fields of a member named by `update_mask`.
+    pub async fn update_member(
+        &self,
+        member: Option<Member>,
+        mask: Option<FieldMask>,
+    ) -> DomainResult<Member> {
+        let given = member.ok_or_else(|| DomainError::invalid("member", "is required"))?;
+        let code = parse_name("member.name", MEMBERS, &given.name)?;
+        let mut member = self.store.get_member(code).await?;
+        for path in mask_paths(
+            mask.as_ref(),
+            &[
+                "display_name",
+                "accession_year",
+                "status",
+                "region",
+                "attributes",
+            ],
+            "update_mask",
+        )? {
+            match path {
+                "display_name" => member.display_name = given.display_name.clone(),
+                "accession_year" => member.accession_year = given.accession_year,
+                "status" => member.status = given.status,
+                "region" => member.region = given.region.clone(),
+                "attributes" => member.attributes = given.attributes.clone(),
+                _ => unreachable!("checked by mask_paths"),
+            }
+        }
+        check_member(&member)?;
+        self.store.update_member(&member).await?;
+        Ok(member)
+    }
+
+    /// Adds a partner.
+    pub async fn create_partner(&self, partner: Option<Partner>) -> DomainResult<Partner> {
+        let mut partner = partner.ok_or_else(|| DomainError::invalid("partner", "is required"))?;
+        iso3("partner.code", &partner.code)?;
+        partner.name = names::name(PARTNERS, &partner.code);
+        check_partner(&partner)?;
+        self.store.create_partner(&partner).await?;
+        Ok(partner)
+    }
+
+    /// Updates the fields of a partner named by `update_mask`.
+    pub async fn update_partner(
+        &self,
+        partner: Option<Partner>,
+        mask: Option<FieldMask>,
+    ) -> DomainResult<Partner> {
+        let given = partner.ok_or_else(|| DomainError::invalid("partner", "is required"))?;
+        let code = parse_name("partner.name", PARTNERS, &given.name)?;
+        let mut partner = self.store.get_partner(code).await?;
+        for path in mask_paths(
+            mask.as_ref(),
+            &[
+                "display_name",
+                "category",
+                "framework",
+                "summit_participation",
+                "attendance_notes",
+            ],
+            "update_mask",
+        )? {
+            match path {
+                "display_name" => partner.display_name = given.display_name.clone(),
+                "category" => partner.category = given.category,
+                "framework" => partner.framework = given.framework.clone(),
+                "summit_participation" => partner.summit_participation = given.summit_participation,
+                "attendance_notes" => partner.attendance_notes = given.attendance_notes.clone(),
+                _ => unreachable!("checked by mask_paths"),
+            }
+        }
+        check_partner(&partner)?;
+        self.store.update_partner(&partner).await?;
+        Ok(partner)
+    }
+
+    /// Adds a mission.
+    pub async fn create_mission(&self, mission: Option<Mission>) -> DomainResult<Mission> {
+        let mut mission = mission.ok_or_else(|| DomainError::invalid("mission", "is required"))?;
+        let id_ok = !mission.id.is_empty()
+            && mission.id.len() <= 32
+            && mission
+                .id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+        if !id_ok {
+            return Err(DomainError::invalid(
+                "mission.id",
+                format!(
+                    "`{}` must be 1-32 upper-case letters, digits or hyphens",
+                    mission.id
+                ),
+            ));
+        }
+        mission.name = names::name(MISSIONS, &mission.id);
+        check_mission(&mission)?;
+        self.store.create_mission(&mission).await?;
+        Ok(mission)
+    }
+
+    /// Updates the fields of a mission named by `update_mask`.
+    pub async fn update_mission(
+        &self,
+        mission: Option<Mission>,
+        mask: Option<FieldMask>,
+    ) -> DomainResult<Mission> {
+        let given = mission.ok_or_else(|| DomainError::invalid("mission", "is required"))?;
+        let id = parse_name("mission.name", MISSIONS, &given.name)?;
+        let mut mission = self.store.get_mission(id).await?;
+        for path in mask_paths(
+            mask.as_ref(),
+            &[
+                "display_name",
+                "location",
+                "start_year",
+                "area",
+                "article5",
+                "personnel_ceiling",
+                "status",
+                "end_date",
+                "contributions",
+                "mandate",
+            ],
+            "update_mask",
+        )? {
+            match path {
+                "display_name" => mission.display_name = given.display_name.clone(),
+                "location" => mission.location = given.location.clone(),
+                "start_year" => mission.start_year = given.start_year,
+                "area" => mission.area = given.area,
+                "article5" => mission.article5 = given.article5,
+                "personnel_ceiling" => mission.personnel_ceiling = given.personnel_ceiling,
+                "status" => mission.status = given.status,
+                "end_date" => mission.end_date = given.end_date,
+                "contributions" => mission.contributions = given.contributions.clone(),
+                "mandate" => mission.mandate = given.mandate.clone(),
+                _ => unreachable!("checked by mask_paths"),
+            }
+        }
+        check_mission(&mission)?;
+        self.store.update_mission(&mission).await?;
+        Ok(mission)
+    }
+}

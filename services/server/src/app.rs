@@ -1,0 +1,82 @@
+//! The server's shared state: the store, the policy registry, the event hub and the deadline
+//! scheduler's wake-up, plus paging and name helpers every service uses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use accord_store::{PageRequest, Store};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::error::{DomainError, DomainResult};
+use crate::events::EventHub;
+use crate::policies::PolicyRegistry;
+
+/// Default and maximum page sizes of List calls.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// The largest page a List call returns.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// Everything the services share.
+pub struct App {
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// The loaded policies.
+    pub policies: PolicyRegistry,
+    /// Proposal events for watchers.
+    pub events: EventHub,
+    /// Wakes the deadline scheduler when a proposal is created.
+    pub deadlines_changed: Notify,
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Per-proposal settling state (see `proposals::settle`).
+    pub(crate) settlers: Mutex<HashMap<String, Arc<crate::proposals::Settler>>>,
+}
+
+impl App {
+    /// Builds the shared state.
+    pub fn new(store: Arc<dyn Store>, policies: PolicyRegistry, config: Config) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            policies,
+            events: EventHub::default(),
+            deadlines_changed: Notify::new(),
+            config,
+            settlers: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// A page request from a List call's `page_size` and `page_token`.
+pub fn page(page_size: i32, page_token: &str, default: usize) -> DomainResult<PageRequest> {
+    if page_size < 0 {
+        return Err(DomainError::invalid(
+            "page_size",
+            format!("{page_size} is negative"),
+        ));
+    }
+    let size = match page_size as usize {
+        0 => default,
+        n => n.min(MAX_PAGE_SIZE),
+    };
+    Ok(PageRequest {
+        size,
+        token: page_token.to_string(),
+    })
+}
+
+/// The id in a resource name `"{collection}/{id}"`, or INVALID_ARGUMENT naming `field`.
+pub fn parse_name<'a>(field: &str, collection: &str, name: &'a str) -> DomainResult<&'a str> {
+    accord_proto::names::parse(collection, name).ok_or_else(|| {
+        DomainError::invalid(
+            field,
+            format!("`{name}` is not a resource name of the form {collection}/{{id}}"),
+        )
+    })
+}
+
+/// An enum field's value, or INVALID_ARGUMENT if the number is not one of its values.
+pub fn parse_enum<E: TryFrom<i32>>(field: &str, value: i32) -> DomainResult<E> {
+    E::try_from(value)
+        .map_err(|_| DomainError::invalid(field, format!("{value} is not a known value")))
+}

@@ -1,0 +1,359 @@
+//! The policy registry: the decision-policy plugins loaded in the server, and every call into
+//! them.
+//!
+//! The set of loaded policies is an immutable snapshot behind an [`ArcSwap`]. A call takes the
+//! policy's current [`LoadedPolicy`] (an `Arc`) and keeps it until it finishes, so replacing a
+//! policy (hot swap) never disturbs a call in flight: calls already running finish on the old
+//! version, new calls get the new one, and no call fails. Libraries are never unloaded (see
+//! `accord_policy_sdk::host`). Loads, replacements and health changes are serialised by one
+//! async mutex; reads take no lock.
+//!
+//! Calls run on tokio's blocking pool with a time limit. A call that panics inside the plugin
+//! fails with INTERNAL; a call past its limit fails with DEADLINE_EXCEEDED and marks the policy
+//! unhealthy (its thread cannot be stopped, so no new call may pile up behind it) until an
+//! operator reloads or replaces it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use accord_policy_sdk::host::PolicyLibrary;
+use accord_policy_sdk::proto::{Decision, DecisionRequest, PolicyHealth, PolicyIdentity};
+use accord_policy_sdk::request::parse_parameter;
+use accord_proto::v1 as pb;
+use arc_swap::ArcSwap;
+use tracing::{info, warn};
+
+use crate::error::{DomainError, DomainResult};
+
+/// One loaded version of a policy.
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    library: PolicyLibrary,
+    file_name: String,
+    load_time: SystemTime,
+    health: Mutex<(PolicyHealth, String)>,
+}
+
+impl LoadedPolicy {
+    /// The policy id.
+    pub fn id(&self) -> &str {
+        &self.library.descriptor().id
+    }
+
+    /// The library's identity.
+    pub fn identity(&self) -> &PolicyIdentity {
+        self.library.identity()
+    }
+
+    /// The library (for calls).
+    pub fn library(&self) -> &PolicyLibrary {
+        &self.library
+    }
+
+    fn health(&self) -> (PolicyHealth, String) {
+        self.health.lock().expect("health lock").clone()
+    }
+
+    fn set_health(&self, health: PolicyHealth, reason: impl Into<String>) {
+        *self.health.lock().expect("health lock") = (health, reason.into());
+    }
+
+    /// The protocol view of this policy.
+    pub fn to_proto(&self, is_default: bool) -> pb::LoadedPolicy {
+        let (health, reason) = self.health();
+        pb::LoadedPolicy {
+            name: accord_proto::names::name(accord_proto::names::POLICIES, self.id()),
+            descriptor: Some(self.library.descriptor().clone()),
+            identity: Some(self.identity().clone()),
+            file_name: self.file_name.clone(),
+            health: health as i32,
+            health_reason: reason,
+            is_default,
+            load_time: Some(prost_types::Timestamp::from(self.load_time)),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Snapshot {
+    policies: BTreeMap<String, Arc<LoadedPolicy>>,
+    default: Option<String>,
+}
+
+/// The loaded policies and the default one.
+#[derive(Debug)]
+pub struct PolicyRegistry {
+    dir: PathBuf,
+    call_limit: Duration,
+    snapshot: ArcSwap<Snapshot>,
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl PolicyRegistry {
+    /// An empty registry loading from `dir`, with `call_limit` per call.
+    pub fn new(dir: impl Into<PathBuf>, call_limit: Duration) -> Self {
+        Self {
+            dir: dir.into(),
+            call_limit,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The plugin directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads the libraries named in `files` (`*` = every shared library in the directory) at
+    /// start. A library that is refused is logged and skipped; the server still starts.
+    pub async fn load_startup(&self, files: &[String]) -> Vec<(String, DomainError)> {
+        let mut names: Vec<String> = if files.iter().any(|f| f == "*") {
+            let suffix = std::env::consts::DLL_SUFFIX;
+            std::fs::read_dir(&self.dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok())
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .filter(|n| n.ends_with(suffix))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            files.to_vec()
+        };
+        names.sort();
+        let mut refused = Vec::new();
+        for name in names {
+            match self.load(&name).await {
+                Ok(policy) => info!(policy = %policy.id(), version = %policy.identity().version,
+                    sha256 = %policy.identity().library_sha256, file = %name, "policy loaded"),
+                Err(e) => {
+                    warn!(file = %name, error = %e, "policy library refused");
+                    refused.push((name, e));
+                }
+            }
+        }
+        refused
+    }
+
+    fn resolve_file(&self, file_name: &str) -> DomainResult<PathBuf> {
+        let valid = !file_name.is_empty()
+            && file_name != "."
+            && file_name != ".."
+            && !file_name.contains(['/', '\\', '\0']);
+        if !valid {
+            return Err(DomainError::invalid(
+                "file_name",
+                format!(
+                    "`{file_name}` must be a plain file name in the plugin directory, not a path"
+                ),
+            ));
+        }
+        let path = self.dir.join(file_name);
+        if !path.is_file() {
+            return Err(DomainError::not_found(
+                "plugin file",
+                format!("{file_name} (in {})", self.dir.display()),
+            ));
+        }
+        Ok(path)
+    }
+
+    async fn open(&self, file_name: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        let path = self.resolve_file(file_name)?;
+        let library = tokio::task::spawn_blocking(move || PolicyLibrary::load(path))
+            .await
+            .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
+        Ok(Arc::new(LoadedPolicy {
+            library,
+            file_name: file_name.to_string(),
+            load_time: SystemTime::now(),
+            health: Mutex::new((PolicyHealth::Healthy, String::new())),
+        }))
+    }
+
+    fn publish(&self, update: impl FnOnce(&mut Snapshot)) {
+        let mut next = Snapshot::clone(&self.snapshot.load());
+        update(&mut next);
+        self.snapshot.store(Arc::new(next));
+    }
+
+    /// Loads a library by file name. Refused if a healthy policy with the same id is loaded
+    /// (replace it instead); a disabled or unhealthy one is replaced.
+    pub async fn load(&self, file_name: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        let _guard = self.changes.lock().await;
+        let policy = self.open(file_name).await?;
+        let id = policy.id().to_string();
+        if let Some(existing) = self.snapshot.load().policies.get(&id) {
+            if existing.health().0 == PolicyHealth::Healthy {
+                return Err(DomainError::AlreadyExists {
+                    kind: "policy",
+                    name: format!("policies/{id}"),
+                    hint: "use ReplacePolicy to load a new version",
+                });
+            }
+        }
+        self.publish(|s| {
+            s.policies.insert(id, policy.clone());
+        });
+        Ok(policy)
+    }
+
+    /// Replaces policy `id` with the library `file_name`, whose descriptor must have the same
+    /// id. Returns the new and the previous version. Calls in flight finish on the previous one.
+    pub async fn replace(
+        &self,
+        id: &str,
+        file_name: &str,
+    ) -> DomainResult<(Arc<LoadedPolicy>, Arc<LoadedPolicy>)> {
+        let _guard = self.changes.lock().await;
+        let previous = self.get_any(id)?;
+        let policy = self.open(file_name).await?;
+        if policy.id() != id {
+            return Err(DomainError::invalid(
+                "file_name",
+                format!("{file_name} holds policy `{}`, not `{id}`", policy.id()),
+            ));
+        }
+        self.publish(|s| {
+            s.policies.insert(id.to_string(), policy.clone());
+        });
+        info!(policy = %id, from = %previous.identity().version, to = %policy.identity().version,
+            sha256 = %policy.identity().library_sha256, "policy replaced");
+        Ok((policy, previous))
+    }
+
+    /// Disables policy `id`: it takes no new calls until loaded again.
+    pub async fn disable(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        let _guard = self.changes.lock().await;
+        let policy = self.get_any(id)?;
+        policy.set_health(PolicyHealth::Disabled, "disabled by an operator");
+        Ok(policy)
+    }
+
+    /// Makes `id` the default policy; it must be loaded and healthy.
+    pub async fn set_default(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        let _guard = self.changes.lock().await;
+        let policy = self.get(id)?;
+        self.publish(|s| s.default = Some(id.to_string()));
+        Ok(policy)
+    }
+
+    /// Sets the default at start without checks (the policy may be missing; calls will say so).
+    pub fn set_default_unchecked(&self, id: &str) {
+        self.publish(|s| s.default = Some(id.to_string()));
+    }
+
+    /// The default policy's id, if one is set.
+    pub fn default_id(&self) -> Option<String> {
+        self.snapshot.load().default.clone()
+    }
+
+    /// Every loaded policy, by id, with whether it is the default.
+    pub fn list(&self) -> Vec<(Arc<LoadedPolicy>, bool)> {
+        let snapshot = self.snapshot.load();
+        snapshot
+            .policies
+            .values()
+            .map(|p| (p.clone(), snapshot.default.as_deref() == Some(p.id())))
+            .collect()
+    }
+
+    /// Ids of the policies that take calls.
+    pub fn healthy_ids(&self) -> Vec<String> {
+        self.snapshot
+            .load()
+            .policies
+            .values()
+            .filter(|p| p.health().0 == PolicyHealth::Healthy)
+            .map(|p| p.id().to_string())
+            .collect()
+    }
+
+    /// Whether `id` is the default.
+    pub fn is_default(&self, id: &str) -> bool {
+        self.snapshot.load().default.as_deref() == Some(id)
+    }
+
+    /// The current version of `id`, whatever its health.
+    pub fn get_any(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        self.snapshot
+            .load()
+            .policies
+            .get(id)
+            .cloned()
+            .ok_or_else(|| DomainError::not_found("policy", format!("policies/{id}")))
+    }
+
+    /// The current version of `id`, if it takes calls.
+    pub fn get(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
+        let policy = self.get_any(id)?;
+        match policy.health() {
+            (PolicyHealth::Healthy, _) => Ok(policy),
+            (_, reason) => Err(DomainError::PolicyUnavailable {
+                policy: id.to_string(),
+                reason,
+            }),
+        }
+    }
+
+    /// Checks `parameters` against the descriptor of `id` (names known, values parse).
+    pub fn check_parameters(
+        &self,
+        id: &str,
+        parameters: &std::collections::HashMap<String, String>,
+    ) -> DomainResult<()> {
+        let policy = self.get_any(id)?;
+        let descriptor = policy.library.descriptor();
+        for (name, value) in parameters {
+            let spec = descriptor
+                .parameters
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        format!("policy.parameters.{name}"),
+                        format!("policy `{id}` has no parameter `{name}`"),
+                    )
+                })?;
+            parse_parameter(spec, value).map_err(|e| {
+                DomainError::invalid(format!("policy.parameters.{name}"), e.to_string())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Decides `request` under policy `id`, off the async workers, within the time limit.
+    pub async fn decide(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
+        let policy = self.get(id)?;
+        let call = {
+            let policy = policy.clone();
+            tokio::task::spawn_blocking(move || policy.library.decide(&request))
+        };
+        match tokio::time::timeout(self.call_limit, call).await {
+            Ok(Ok(Ok(decision))) => Ok(decision),
+            Ok(Ok(Err(error))) => Err(DomainError::from_call(id, error)),
+            Ok(Err(join)) => Err(DomainError::PolicyFailed {
+                policy: id.to_string(),
+                message: format!("the call task failed: {join}"),
+            }),
+            Err(_elapsed) => {
+                policy.set_health(
+                    PolicyHealth::Unhealthy,
+                    format!(
+                        "a call exceeded the {:?} limit; reload or replace it",
+                        self.call_limit
+                    ),
+                );
+                warn!(policy = %id, limit = ?self.call_limit, "policy call timed out; marked unhealthy");
+                Err(DomainError::PolicyTimedOut {
+                    policy: id.to_string(),
+                    limit: self.call_limit,
+                })
+            }
+        }
+    }
+}
