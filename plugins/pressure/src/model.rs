@@ -272,7 +272,7 @@ pub struct MonteCarlo {
 /// A value the model cannot work with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelError {
-    /// What is wrong: a parameter name, or "allies[i].field".
+    /// What is wrong: a parameter name, or `allies[i].field` for the ally at index `i`.
     pub field: String,
     /// Why.
     pub reason: String,

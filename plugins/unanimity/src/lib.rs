@@ -195,7 +195,7 @@ impl DecisionPolicy for Unanimity {
                 "deadline passed with silence unbroken: adopted".to_string()
             }
             (true, _) => {
-                format!("silence holds so far; adopted at the deadline unless a member objects")
+                "silence holds so far; adopted at the deadline unless a member objects".to_string()
             }
             (false, Outcome::Adopted) => format!(
                 "no member stands in the way: adopted by consensus{}",
