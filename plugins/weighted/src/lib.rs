@@ -6,7 +6,7 @@
 //! quota of the counted weight, optionally with a member quota (double majority) and a minimum
 //! blocking minority. Besides the outcome the policy reports each member's a-priori voting power
 //! under the rule — Banzhaf and Shapley–Shubik indices computed exactly by [`power`] — and the
-//! veto players, dictator and dummies of the game. See `docs/policies-weighted.md`.
+//! veto players, dictator and dummies of the game. See `docs/policies.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
