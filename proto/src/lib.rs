@@ -17,4 +17,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use prost;
 pub use prost_types;
 
+pub mod json;
 pub mod names;
