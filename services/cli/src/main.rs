@@ -1,0 +1,2 @@
+//! `accord`: the command line (being written).
+fn main() {}
