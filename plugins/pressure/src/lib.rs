@@ -178,10 +178,19 @@ fn read_request<'a>(
         .ok_or_else(|| {
             PolicyError::InvalidRequest(format!("the lead nation {lead_code} is not eligible"))
         })?;
-    let Some(lead_stance) = stance(voters[lead_index].choice()) else {
-        return Err(PolicyError::InvalidRequest(format!(
-            "the lead nation {lead_code} has not cast a ballot"
-        )));
+    // A lead that has not voted but sponsors the proposal supports its own proposal.
+    let sponsors = request
+        .proposal
+        .as_ref()
+        .is_some_and(|p| p.sponsor.trim_start_matches("members/") == lead_code);
+    let lead_stance = match stance(voters[lead_index].choice()) {
+        Some(stance) => stance,
+        None if sponsors => Stance::Support,
+        None => {
+            return Err(PolicyError::InvalidRequest(format!(
+                "the lead nation {lead_code} has not cast a ballot and does not sponsor the proposal"
+            )));
+        }
     };
     for (code, value) in overrides {
         if !request.members.iter().any(|m| &m.code == code) {

@@ -309,18 +309,37 @@ fn an_objecting_lead_presses_the_supporters() {
 }
 
 #[test]
-fn a_lead_without_a_ballot_is_an_invalid_request() {
+fn a_lead_without_a_ballot_supports_its_own_proposal_or_is_refused() {
     let mut request = sample_request(1);
     request.ballots.retain(|b| b.member != "members/USA");
+    // The USA sponsors the sample proposal: without a ballot it counts as supporting it.
+    let mut with_ballot = sample_request(1);
+    with_ballot.ballots.iter_mut().for_each(|b| {
+        if b.member == "members/USA" {
+            b.choice = Choice::Support as i32;
+        }
+    });
+    assert_eq!(
+        decide(&request).unwrap().adoption_probability,
+        decide(&with_ballot).unwrap().adoption_probability
+    );
+    // A lead that neither voted nor sponsors the proposal is refused by name.
+    request.proposal.as_mut().unwrap().sponsor = "members/POL".to_string();
     assert_eq!(
         decide(&request).unwrap_err(),
-        PolicyError::InvalidRequest("the lead nation USA has not cast a ballot".to_string())
+        PolicyError::InvalidRequest(
+            "the lead nation USA has not cast a ballot and does not sponsor the proposal"
+                .to_string()
+        )
     );
     // Another lead that has voted is fine; one that has not is refused by name.
     assert!(decide(&with(request.clone(), &[("lead", "members/POL")])).is_ok());
     assert_eq!(
         decide(&with(request.clone(), &[("lead", "lux")])).unwrap_err(),
-        PolicyError::InvalidRequest("the lead nation LUX has not cast a ballot".to_string())
+        PolicyError::InvalidRequest(
+            "the lead nation LUX has not cast a ballot and does not sponsor the proposal"
+                .to_string()
+        )
     );
     let err = decide(&with(request.clone(), &[("lead", "ZZZ")])).unwrap_err();
     assert!(matches!(err, PolicyError::InvalidParameter { ref name, .. } if name == "lead"));

@@ -33,6 +33,7 @@ fn through_the_library_the_decision_matches_the_linked_policy() {
 fn through_the_library_a_lead_without_a_ballot_is_refused() {
     let mut request = sample_request(1);
     request.ballots.retain(|b| b.member != "members/USA");
+    request.proposal.as_mut().unwrap().sponsor = "members/POL".to_string();
     let err = library().decide(&request).unwrap_err();
     assert!(
         err.to_string()
