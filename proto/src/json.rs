@@ -9,7 +9,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).expect("the compiled descriptor set decodes")
+        DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET)
+            .expect("the compiled descriptor set decodes")
     })
 }
 

@@ -359,6 +359,11 @@ impl ProposalService for Api {
         let mut events = self.0.events.subscribe(&id);
         let proposal = self.0.get_proposal(&name).await?;
         let open = proposal.state == ProposalState::Open as i32;
+        if !open {
+            // A closed proposal has no more events: do not keep a channel for it.
+            self.0.events.close(&id);
+        }
+        let mut shutting_down = self.0.shutting_down.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let snapshot = WatchProposalResponse {
             r#type: ProposalEventType::Snapshot as i32,
@@ -372,7 +377,15 @@ impl ProposalService for Api {
                 return;
             }
             loop {
-                match events.recv().await {
+                let received = tokio::select! {
+                    received = events.recv() => Some(received),
+                    _ = async { shutting_down.wait_for(|down| *down).await.is_ok() } => None,
+                };
+                let Some(received) = received else {
+                    let _ = tx.send(Err(DomainError::ShuttingDown.into())).await;
+                    return;
+                };
+                match received {
                     Ok(event) => {
                         let last = matches!(
                             ProposalEventType::try_from(event.r#type),

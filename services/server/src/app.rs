@@ -27,6 +27,8 @@ pub struct App {
     pub events: EventHub,
     /// Wakes the deadline scheduler when a proposal is created.
     pub deadlines_changed: Notify,
+    /// Becomes true when shutdown begins, so that endless calls (watch streams) end.
+    pub shutting_down: tokio::sync::watch::Sender<bool>,
     /// The configuration the server started with.
     pub config: Config,
     /// Per-proposal settling state (see `proposals::settle`).
@@ -41,6 +43,7 @@ impl App {
             policies,
             events: EventHub::default(),
             deadlines_changed: Notify::new(),
+            shutting_down: tokio::sync::watch::Sender::new(false),
             config,
             settlers: Mutex::new(HashMap::new()),
         })

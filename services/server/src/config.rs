@@ -218,3 +218,23 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// deploy/accord.toml is the example operators copy: it must stay valid.
+    #[test]
+    fn the_example_configuration_file_loads() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/accord.toml");
+        let config = Config::load(Flags {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.port(), 50051);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.plugins.len(), 3);
+    }
+}

@@ -96,9 +96,12 @@ pub async fn serve(
     let signalled = Arc::new(tokio::sync::Notify::new());
     let on_shutdown = {
         let signalled = signalled.clone();
+        let app = app.clone();
         async move {
             shutdown.await;
             info!("shutting down: no new connections; finishing calls in flight");
+            // Watch streams never finish by themselves: end them now.
+            app.shutting_down.send_replace(true);
             signalled.notify_one();
         }
     };

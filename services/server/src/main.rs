@@ -4,8 +4,7 @@
 use accord_server::config::{Config, Flags};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let config = match Config::load(Flags::parse()) {
         Ok(config) => config,
         Err(e) => {
@@ -14,7 +13,18 @@ async fn main() {
         }
     };
     accord_server::telemetry::init(config.log_format);
-    if let Err(e) = run(config).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("accord-server: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(run(config));
+    // A policy call that ran past its time limit still occupies a blocking thread that cannot be
+    // stopped; dropping the runtime would wait for it (for ever, if the plugin hangs for ever).
+    runtime.shutdown_background();
+    if let Err(e) = result {
         tracing::error!(error = %e, "accord-server failed");
         eprintln!("accord-server: {e}");
         std::process::exit(1);

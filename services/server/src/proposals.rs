@@ -57,7 +57,7 @@ pub fn target_of(action: &Action) -> String {
         Action::EndMission(a) => a.mission.clone(),
         Action::ResizeMission(a) => a.mission.clone(),
         Action::ExtendMission(a) => a.mission.clone(),
-        Action::SetSummitParticipation(a) => a.partner.clone(),
+        Action::SetSummitParticipation(a) => a.partners.join(","),
         Action::GenericMotion(a) => a.target.clone(),
     }
 }
@@ -178,15 +178,39 @@ impl App {
                 let mission = self
                     .mission_for("proposal.extend_mission.mission", &a.mission)
                     .await?;
-                not_terminated(&mission, "extend")
+                not_terminated(&mission, "extend")?;
+                // Extending moves an end date later; a mission without one has nothing to extend
+                // from, so any date sets it.
+                let current = mission.end_date.as_ref().and_then(time::to_naive);
+                let proposed = a.end_date.as_ref().and_then(time::to_naive);
+                if let (Some(current), Some(proposed)) = (current, proposed) {
+                    if proposed <= current {
+                        return Err(DomainError::invalid(
+                            "proposal.extend_mission.end_date",
+                            format!(
+                                "{proposed} is not later than the mission's end date {current}"
+                            ),
+                        ));
+                    }
+                }
+                Ok(())
             }
             Action::SetSummitParticipation(a) => {
-                let code = parse_name(
-                    "proposal.set_summit_participation.partner",
-                    PARTNERS,
-                    &a.partner,
-                )?;
-                self.store.get_partner(code).await?;
+                let field = "proposal.set_summit_participation.partners";
+                if a.partners.is_empty() {
+                    return Err(DomainError::invalid(field, "name at least one partner"));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for partner in &a.partners {
+                    let code = parse_name(field, PARTNERS, partner)?;
+                    if !seen.insert(code) {
+                        return Err(DomainError::invalid(
+                            field,
+                            format!("{partner} is named twice"),
+                        ));
+                    }
+                    self.store.get_partner(code).await?;
+                }
                 let participation: SummitParticipation = parse_enum(
                     "proposal.set_summit_participation.participation",
                     a.participation,
@@ -674,15 +698,19 @@ impl App {
                 })]
             }
             Some(Action::SetSummitParticipation(a)) => {
-                let code = names::parse(PARTNERS, &a.partner)
-                    .ok_or_else(|| format!("`{}` is not a partner name", a.partner))?;
-                let mut partner = self
-                    .store
-                    .get_partner(code)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                partner.summit_participation = a.participation;
-                vec![Effect::UpdatePartner(partner)]
+                let mut effects = Vec::new();
+                for name in &a.partners {
+                    let code = names::parse(PARTNERS, name)
+                        .ok_or_else(|| format!("`{name}` is not a partner name"))?;
+                    let mut partner = self
+                        .store
+                        .get_partner(code)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    partner.summit_participation = a.participation;
+                    effects.push(Effect::UpdatePartner(partner));
+                }
+                effects
             }
             Some(Action::GenericMotion(_)) | None => Vec::new(),
         })
@@ -719,6 +747,7 @@ impl App {
             },
         );
         self.events.close(id);
+        self.settlers.lock().expect("settlers lock").remove(id);
         Ok(closed)
     }
 
@@ -801,12 +830,18 @@ impl App {
         };
 
         let asked: Vec<PolicyRef> = if request.policies.is_empty() {
+            // Every policy that takes calls; the proposal's own policy with its own parameters.
+            let own = proposal.policy.clone().unwrap_or_default();
             self.policies
                 .healthy_ids()
                 .into_iter()
                 .map(|policy_id| PolicyRef {
+                    parameters: if policy_id == own.policy_id {
+                        own.parameters.clone()
+                    } else {
+                        HashMap::new()
+                    },
                     policy_id,
-                    parameters: HashMap::new(),
                 })
                 .collect()
         } else {

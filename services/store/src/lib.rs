@@ -95,6 +95,7 @@ pub struct ProposalFilter {
     /// Only proposals of this kind.
     pub kind: Option<ProposalKind>,
     /// Only proposals about this resource name ("missions/KFOR", "partners/UKR", "members/USA").
+    /// A proposal about several resources stores them comma-separated and matches each.
     pub target: Option<String>,
 }
 

@@ -607,7 +607,8 @@ impl Store for SqliteStore {
         };
         let size = page.size.max(1);
         const WHERE: &str = "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) \
-                             AND (?3 IS NULL OR target = ?3)";
+                             AND (?3 IS NULL OR target = ?3 \
+                             OR instr(',' || target || ',', ',' || ?3 || ',') > 0)";
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM proposals WHERE {WHERE}"))

@@ -96,7 +96,7 @@ fn resize_kfor() -> (Proposal, ProposalKind, &'static str) {
 
 fn ukr_summit() -> (Proposal, ProposalKind, &'static str) {
     let action = Action::SetSummitParticipation(SetSummitParticipation {
-        partner: "partners/UKR".into(),
+        partners: vec!["partners/UKR".into()],
         summit: "Ankara 2026".into(),
         participation: SummitParticipation::Restricted as i32,
     });
