@@ -1,0 +1,155 @@
+//! `accord scenario run FILE` and `accord demo`: run a scenario file against a server (or an
+//! embedded one) and print the side-by-side report, as text or JSON, with optional SVG charts.
+
+use std::path::{Path, PathBuf};
+
+use accord_scenario::embedded::EmbeddedServer;
+use accord_scenario::{RunError, report, svg};
+use clap::Args;
+
+use crate::cli::GlobalOptions;
+use crate::client::ConnectError;
+
+/// The seed scenario, built into the binary so that `accord demo` runs from anywhere.
+pub const SEED_SCENARIO: &str = include_str!("../../../../scenarios/factory-settings-2026.toml");
+/// Where the seed scenario lives in the repository.
+pub const SEED_SCENARIO_PATH: &str = "scenarios/factory-settings-2026.toml";
+
+/// A scenario file that is invalid (each problem names its line); exits with code 4.
+#[derive(Debug)]
+pub struct ScenarioError(pub String);
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Options shared by `scenario run` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Also write SVG charts (a seat chart per proposal; for pressure policies, each member's
+    /// probability of conceding) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+    /// Where the embedded server loads policy libraries from [default: next to this program].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+}
+
+/// `accord scenario …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ScenarioCommand {
+    /// Runs a scenario file (docs/scenarios.md) and prints, per proposal, what each policy
+    /// makes of it. Changes nothing on the server.
+    Run {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Start a server in this process (fresh database, bundled policies) instead of
+        /// connecting to --addr.
+        #[arg(long)]
+        embedded: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+async fn run_text(
+    global: &GlobalOptions,
+    path: &Path,
+    text: &str,
+    embedded: bool,
+    output: &OutputArgs,
+) -> anyhow::Result<()> {
+    let (file, at) =
+        accord_scenario::parse(path, text).map_err(|p| ScenarioError(p.to_string()))?;
+    let server = if embedded {
+        Some(EmbeddedServer::start(output.plugin_dir.clone()).await?)
+    } else {
+        None
+    };
+    let addr = server
+        .as_ref()
+        .map(|s| s.url())
+        .unwrap_or_else(|| global.addr.clone());
+    let channel = tonic::transport::Endpoint::from_shared(addr.clone())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| ConnectError {
+            addr: addr.clone(),
+            reason: crate::output::one_line(&format!("{e:#}")),
+        })?;
+    let result = accord_scenario::run(&file, &at, channel, !global.json).await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(RunError::Problems(p)) => return Err(ScenarioError(p.to_string()).into()),
+        Err(RunError::Rpc(status)) => return Err(status.into()),
+    };
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::to_json(&report))?
+        );
+    } else {
+        print!("{}", report::render(&report));
+    }
+    if let Some(dir) = &output.svg {
+        let files = svg::write_all(&report, dir)
+            .map_err(|e| anyhow::anyhow!("cannot write the charts: {e}"))?;
+        if !global.json {
+            println!("\nCharts written:");
+            for file in files {
+                println!("  {}", file.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `accord scenario …`.
+pub async fn run(global: &GlobalOptions, command: ScenarioCommand) -> anyhow::Result<()> {
+    match command {
+        ScenarioCommand::Run {
+            file,
+            embedded,
+            output,
+        } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                ScenarioError(format!("{}: cannot read the file: {e}", file.display()))
+            })?;
+            run_text(global, &file, &text, embedded, &output).await
+        }
+    }
+}
+
+/// Runs `accord demo`: an embedded server with a fresh database and the bundled policies, and
+/// the seed scenario.
+pub async fn demo(global: &GlobalOptions, output: OutputArgs) -> anyhow::Result<()> {
+    if !global.json {
+        println!(
+            "accord demo: an embedded accord server (fresh database: the 32 allies, their partners and \
+             missions) decides the seed scenario {SEED_SCENARIO_PATH} under each policy.\n"
+        );
+    }
+    run_text(
+        global,
+        Path::new(SEED_SCENARIO_PATH),
+        SEED_SCENARIO,
+        true,
+        &output,
+    )
+    .await?;
+    if !global.json {
+        println!(
+            "\nNext: start a server (`accord-server`), then `accord members list`, \
+             `accord scenario run {SEED_SCENARIO_PATH}`, or write your own scenario (docs/scenarios.md)."
+        );
+    }
+    Ok(())
+}
