@@ -1,0 +1,241 @@
+//! Rendering a scenario's results: a side-by-side table per proposal for people, and the same
+//! as JSON for scripts.
+
+use accord_proto::v1::{Choice, Decision, Outcome, Procedure, proposal::Action};
+use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+
+use crate::run::{ProposalReport, Report, Row};
+
+fn short(names: &[String], limit: usize) -> String {
+    let codes: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim_start_matches("members/"))
+        .collect();
+    if codes.is_empty() {
+        return "—".to_string();
+    }
+    if codes.len() <= limit {
+        codes.join(", ")
+    } else {
+        format!(
+            "{} +{} more",
+            codes[..limit].join(", "),
+            codes.len() - limit
+        )
+    }
+}
+
+/// A probability to three places, without rounding a small non-zero value to zero.
+fn probability(p: f64) -> String {
+    if p > 0.0 && p < 0.0005 {
+        "<0.001".to_string()
+    } else if p < 1.0 && p > 0.9995 {
+        ">0.999".to_string()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+fn outcome_word(decision: &Decision) -> &'static str {
+    match Outcome::try_from(decision.outcome) {
+        Ok(Outcome::Adopted) => "ADOPTED",
+        Ok(Outcome::Rejected) => "rejected",
+        Ok(Outcome::Pending) => "pending",
+        _ => "?",
+    }
+}
+
+/// One line saying what a proposal would do.
+pub fn describe_action(report: &ProposalReport) -> String {
+    match report.proposal.action.as_ref() {
+        Some(Action::EndMission(a)) => format!(
+            "end {} on {}",
+            a.mission,
+            a.end_date
+                .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+                .unwrap_or_default()
+        ),
+        Some(Action::ResizeMission(a)) => {
+            format!("resize {} to {} personnel", a.mission, a.personnel_ceiling)
+        }
+        Some(Action::ExtendMission(a)) => format!(
+            "extend {} to {}",
+            a.mission,
+            a.end_date
+                .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+                .unwrap_or_default()
+        ),
+        Some(Action::LaunchMission(a)) => {
+            format!("launch missions/{} ({})", a.mission_id, a.display_name)
+        }
+        Some(Action::SetSummitParticipation(a)) => {
+            let level = match a.participation {
+                1 => "full",
+                2 => "restricted",
+                _ => "no",
+            };
+            format!(
+                "{level} participation for {} at {}",
+                a.partners.join(", "),
+                if a.summit.is_empty() {
+                    "the summit"
+                } else {
+                    &a.summit
+                }
+            )
+        }
+        Some(Action::GenericMotion(a)) => format!("motion: {}", a.text),
+        None => String::new(),
+    }
+}
+
+fn tally(report: &ProposalReport) -> String {
+    let count = |c: Choice| {
+        report
+            .ballots
+            .iter()
+            .filter(|b| b.choice == c as i32)
+            .count()
+    };
+    format!(
+        "ballots: {} support, {} object, {} abstain",
+        count(Choice::Support),
+        count(Choice::Object),
+        count(Choice::Abstain)
+    )
+}
+
+/// The side-by-side table of one proposal.
+pub fn table(report: &ProposalReport) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(140)
+        .set_header(vec![
+            "Policy",
+            "Outcome",
+            "Support",
+            "Blockers / pivotal",
+            "P(adopted)",
+            "Likely holdouts",
+        ]);
+    for row in &report.rows {
+        match &row.result {
+            Ok(d) => {
+                let who = if !d.blockers.is_empty() {
+                    format!("blocked by {}", short(&d.blockers, 6))
+                } else if !d.pivotal_members.is_empty() && d.pivotal_members.len() < 32 {
+                    format!("pivotal: {}", short(&d.pivotal_members, 6))
+                } else if !d.pivotal_members.is_empty() {
+                    "any member could block".to_string()
+                } else {
+                    "—".to_string()
+                };
+                table.add_row(vec![
+                    Cell::new(&row.label),
+                    Cell::new(outcome_word(d)),
+                    Cell::new(format!("{:.1}%", 100.0 * d.support_share)),
+                    Cell::new(who),
+                    Cell::new(
+                        d.adoption_probability
+                            .map(probability)
+                            .unwrap_or_else(|| "—".to_string()),
+                    ),
+                    Cell::new(short(&d.likely_holdouts, 5)),
+                ]);
+            }
+            Err((code, message)) => {
+                table.add_row(vec![
+                    Cell::new(&row.label),
+                    Cell::new(format!("error {code}")),
+                    Cell::new(message),
+                    Cell::new(""),
+                    Cell::new(""),
+                    Cell::new(""),
+                ]);
+            }
+        }
+    }
+    table
+}
+
+/// The whole report for people.
+pub fn render(report: &Report) -> String {
+    let mut out = format!("{}\n", report.title);
+    if !report.description.is_empty() {
+        out.push_str(&format!("{}\n", report.description.trim()));
+    }
+    out.push_str(&format!(
+        "(seed {}; every decision taken at the proposal's deadline)\n",
+        report.seed
+    ));
+    for (i, p) in report.proposals.iter().enumerate() {
+        out.push_str(&format!(
+            "\n{}. {} [{}]\n   {}; sponsor {}; {}\n",
+            i + 1,
+            p.proposal.title,
+            p.id,
+            describe_action(p),
+            p.proposal.sponsor.trim_start_matches("members/"),
+            tally(p)
+        ));
+        out.push_str(&format!("{}\n", table(p)));
+    }
+    out
+}
+
+fn row_json(row: &Row) -> Value {
+    let procedure = match row.procedure {
+        Procedure::Silence => "silence",
+        _ => "open",
+    };
+    match &row.result {
+        Ok(decision) => json!({
+            "label": row.label,
+            "policy": row.policy,
+            "procedure": procedure,
+            "parameters": row.parameters,
+            "adopted": decision.outcome == Outcome::Adopted as i32,
+            "decision": accord_proto::json::to_json(decision),
+        }),
+        Err((code, message)) => json!({
+            "label": row.label,
+            "policy": row.policy,
+            "procedure": procedure,
+            "parameters": row.parameters,
+            "error": { "code": code, "message": message },
+        }),
+    }
+}
+
+/// The whole report as data.
+pub fn to_json(report: &Report) -> Value {
+    json!({
+        "title": report.title,
+        "description": report.description,
+        "seed": report.seed,
+        "proposals": report.proposals.iter().map(|p| json!({
+            "id": p.id,
+            "proposal": accord_proto::json::to_json(&p.proposal),
+            "source": p.source,
+            "ballots": p.ballots.iter().map(accord_proto::json::to_json).collect::<Vec<_>>(),
+            "results": p.rows.iter().map(row_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probability;
+
+    #[test]
+    fn probabilities_never_round_to_a_false_certainty() {
+        assert_eq!(probability(0.0), "0.000");
+        assert_eq!(probability(0.0001), "<0.001");
+        assert_eq!(probability(0.25), "0.250");
+        assert_eq!(probability(0.99996), ">0.999");
+        assert_eq!(probability(1.0), "1.000");
+    }
+}

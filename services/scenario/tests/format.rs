@@ -1,0 +1,183 @@
+//! The scenario parser: valid files, and invalid ones with their line-precise errors.
+
+use std::path::Path;
+
+use accord_scenario::format::{ActionSpec, parse};
+
+const VALID: &str = r#"
+[scenario]
+title = "Test"
+
+[[policies]]
+label = "Consensus"
+policy = "unanimity"
+
+[[policies]]
+label = "Weighted"
+policy = "weighted"
+parameters = { quota = 0.65, strict = true, weight = "population" }
+
+[[proposals]]
+id = "end-nmi"
+title = "End NMI"
+sponsor = "USA"
+action = { end_mission = { mission = "NMI", end_date = 2026-09-30 } }
+
+[[proposals.stances]]
+members = ["DEU", "FRA"]
+choice = "object"
+position = 2027-09-30
+salience = 0.4
+reason = "slower"
+"#;
+
+fn problems(text: &str) -> Vec<String> {
+    match parse(Path::new("s.toml"), text) {
+        Ok(_) => Vec::new(),
+        Err(p) => p.0.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// `VALID` with `old` replaced by `new` (which must occur).
+fn with(old: &str, new: &str) -> String {
+    assert!(VALID.contains(old), "{old}");
+    VALID.replacen(old, new, 1)
+}
+
+#[test]
+fn a_valid_file_parses_with_its_values() {
+    let (file, _) = parse(Path::new("s.toml"), VALID).unwrap();
+    assert_eq!(file.scenario.title, "Test");
+    assert_eq!(file.policies.len(), 2);
+    assert_eq!(
+        file.policies[1].parameters["quota"].get_ref().to_text(),
+        "0.65"
+    );
+    assert_eq!(
+        file.policies[1].parameters["strict"].get_ref().to_text(),
+        "true"
+    );
+    let proposal = &file.proposals[0];
+    assert!(
+        matches!(proposal.action.get_ref(), ActionSpec::EndMission { mission, .. } if mission == "NMI")
+    );
+    assert_eq!(proposal.stances[0].members.get_ref().len(), 2);
+    assert_eq!(
+        proposal.stances[0].salience.as_ref().map(|s| *s.get_ref()),
+        Some(0.4)
+    );
+}
+
+#[test]
+fn the_seed_scenario_is_valid() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/factory-settings-2026.toml");
+    let (file, _) = accord_scenario::load(&path).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(file.proposals.len(), 3);
+    // Every stance says where it comes from.
+    for proposal in &file.proposals {
+        for stance in &proposal.stances {
+            assert!(
+                !stance.source.trim().is_empty(),
+                "a stance of {} has no source",
+                proposal.id.get_ref()
+            );
+        }
+    }
+}
+
+#[test]
+fn syntax_errors_point_at_their_line() {
+    let text = with("choice = \"object\"", "choice = object");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        p,
+        vec!["s.toml:22:10: string values must be quoted, expected literal string"]
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_at_their_line() {
+    let p = problems(&with(
+        "reason = \"slower\"",
+        "reason = \"slower\"\nsalliance = 0.3",
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("s.toml:26:1: unknown field `salliance`"),
+        "{p:?}"
+    );
+    assert!(p[0].contains("salliance"), "{p:?}");
+}
+
+#[test]
+fn bad_values_are_each_reported_at_their_own_line_and_column() {
+    let text = with(
+        "members = [\"DEU\", \"FRA\"]",
+        "members = [\"DEU\", \"fra\"]",
+    );
+    let text = text.replacen("choice = \"object\"", "choice = \"veto\"", 1);
+    let text = text.replacen("salience = 0.4", "salience = 1.4", 1);
+    let text = text.replacen("position = 2027-09-30", "position = 2500", 1);
+    let p = problems(&text);
+    assert_eq!(
+        p,
+        vec![
+            "s.toml:21:19: `fra` is not a member code like `DEU`",
+            "s.toml:22:10: choice `veto` is not support, object or abstain",
+            "s.toml:23:12: this proposal's position is a date like 2027-09-30",
+            "s.toml:24:12: salience 1.4 is outside 0 to 1",
+        ]
+    );
+}
+
+#[test]
+fn duplicates_and_wrong_kinds_are_refused() {
+    let p = problems(&with(
+        "members = [\"DEU\", \"FRA\"]",
+        "members = [\"DEU\", \"DEU\"]",
+    ));
+    assert_eq!(
+        p,
+        vec!["s.toml:21:19: DEU already has a stance on proposal `end-nmi`"]
+    );
+
+    let p = problems(&with("label = \"Weighted\"", "label = \"Consensus\""));
+    assert_eq!(
+        p,
+        vec!["s.toml:10:9: policy label `Consensus` is used twice"]
+    );
+
+    let p = problems(&with("policy = \"weighted\"", "policy = \"Weighted Vote\""));
+    assert!(
+        p[0].starts_with("s.toml:11:10: `Weighted Vote` is not a policy id"),
+        "{p:?}"
+    );
+
+    let p = problems(&with(
+        "end_date = 2026-09-30",
+        "end_date = 2026-09-30T10:00:00Z",
+    ));
+    assert!(p[0].starts_with("s.toml:18:10: end_date"), "{p:?}");
+
+    let p = problems(&with("sponsor = \"USA\"", "sponsor = \"United States\""));
+    assert_eq!(
+        p,
+        vec!["s.toml:17:11: sponsor `United States` is not a member code like `USA`"]
+    );
+}
+
+#[test]
+fn an_empty_scenario_says_what_is_missing() {
+    let p = problems("policies = []\nproposals = []\n[scenario]\ntitle = \"x\"\n");
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p.iter().any(|p| p.contains("no policies")));
+    assert!(p.iter().any(|p| p.contains("no proposals")));
+}
+
+#[test]
+fn a_missing_file_is_reported() {
+    let err = accord_scenario::load(Path::new("/nonexistent/s.toml")).unwrap_err();
+    assert!(err.to_string().contains("cannot read the file"), "{err}");
+}
