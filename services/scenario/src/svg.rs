@@ -163,7 +163,8 @@ fn concession_chart(
 ) -> DrawResult<()> {
     let root = SVGBackend::new(path, (900, 460)).into_drawing_area();
     root.fill(&WHITE)?;
-    let n = points.len().max(1) as u32;
+    // A segmented range a..b has a slot for every value from a to b inclusive.
+    let last = points.len().saturating_sub(1) as u32;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
@@ -175,7 +176,7 @@ fn concession_chart(
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((0u32..n).into_segmented(), 0f64..1f64)?;
+        .build_cartesian_2d((0u32..last).into_segmented(), 0f64..1f64)?;
     chart
         .configure_mesh()
         .disable_x_mesh()

@@ -800,40 +800,68 @@ async fn thirty_two_ballots_cast_at_once_still_settle_the_proposal() {
 async fn one_summit_proposal_sets_several_partners_and_is_found_by_each() {
     let server = TestServer::start_default().await;
     let action = proposal::Action::SetSummitParticipation(SetSummitParticipation {
-        partners: vec!["partners/UKR".into(), "partners/AUS".into(), "partners/JPN".into()],
+        partners: vec![
+            "partners/UKR".into(),
+            "partners/AUS".into(),
+            "partners/JPN".into(),
+        ],
         summit: "Ankara 2026".into(),
         participation: SummitParticipation::Restricted as i32,
     });
-    let created = create(&server, proposal("Ankara without formal partners", action, "weighted")).await;
+    let created = create(
+        &server,
+        proposal("Ankara without formal partners", action, "weighted"),
+    )
+    .await;
     cast(&server, &created.name, ballot("USA", Choice::Support)).await;
     let (_, after) = cast(&server, &created.name, ballot("DEU", Choice::Support)).await;
     assert_eq!(state(&after), ProposalState::Adopted);
     for code in ["UKR", "AUS", "JPN"] {
         let partner = server
             .partners()
-            .get_partner(GetPartnerRequest { name: format!("partners/{code}") })
+            .get_partner(GetPartnerRequest {
+                name: format!("partners/{code}"),
+            })
             .await
             .unwrap()
             .into_inner()
             .partner
             .unwrap();
-        assert_eq!(partner.summit_participation, SummitParticipation::Restricted as i32, "{code}");
+        assert_eq!(
+            partner.summit_participation,
+            SummitParticipation::Restricted as i32,
+            "{code}"
+        );
     }
     let korea = server
         .partners()
-        .get_partner(GetPartnerRequest { name: "partners/KOR".into() })
+        .get_partner(GetPartnerRequest {
+            name: "partners/KOR".into(),
+        })
         .await
         .unwrap()
         .into_inner()
         .partner
         .unwrap();
-    assert_eq!(korea.summit_participation, SummitParticipation::Full as i32, "not named, unchanged");
+    assert_eq!(
+        korea.summit_participation,
+        SummitParticipation::Full as i32,
+        "not named, unchanged"
+    );
 
     // Listing by target finds the proposal under each of its partners, and not under others.
-    for (target, found) in [("partners/AUS", 1), ("partners/JPN", 1), ("partners/KOR", 0), ("partners/AU", 0)] {
+    for (target, found) in [
+        ("partners/AUS", 1),
+        ("partners/JPN", 1),
+        ("partners/KOR", 0),
+        ("partners/AU", 0),
+    ] {
         let listed = server
             .proposals()
-            .list_proposals(ListProposalsRequest { target: target.into(), ..Default::default() })
+            .list_proposals(ListProposalsRequest {
+                target: target.into(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -841,7 +869,10 @@ async fn one_summit_proposal_sets_several_partners_and_is_found_by_each() {
     }
 
     // Naming no partner, or one twice, is refused.
-    for partners in [vec![], vec!["partners/UKR".to_string(), "partners/UKR".to_string()]] {
+    for partners in [
+        vec![],
+        vec!["partners/UKR".to_string(), "partners/UKR".to_string()],
+    ] {
         let action = proposal::Action::SetSummitParticipation(SetSummitParticipation {
             partners,
             summit: "Ankara 2026".into(),
@@ -849,7 +880,9 @@ async fn one_summit_proposal_sets_several_partners_and_is_found_by_each() {
         });
         let result = server
             .proposals()
-            .create_proposal(CreateProposalRequest { proposal: Some(proposal("bad", action, "weighted")) })
+            .create_proposal(CreateProposalRequest {
+                proposal: Some(proposal("bad", action, "weighted")),
+            })
             .await;
         assert_status(result, Code::InvalidArgument, &["partners"]);
     }
@@ -862,22 +895,34 @@ async fn extending_must_move_the_end_date_later() {
     kfor.end_date = Some(date(2030, 6, 30));
     server
         .missions()
-        .update_mission(UpdateMissionRequest { mission: Some(kfor), update_mask: None })
+        .update_mission(UpdateMissionRequest {
+            mission: Some(kfor),
+            update_mask: None,
+        })
         .await
         .unwrap();
     let extend = |d: Date| {
         proposal(
             "Extend KFOR",
-            proposal::Action::ExtendMission(ExtendMission { mission: "missions/KFOR".into(), end_date: Some(d) }),
+            proposal::Action::ExtendMission(ExtendMission {
+                mission: "missions/KFOR".into(),
+                end_date: Some(d),
+            }),
             "unanimity",
         )
     };
     for earlier in [date(2030, 6, 30), date(2029, 1, 1)] {
         let result = server
             .proposals()
-            .create_proposal(CreateProposalRequest { proposal: Some(extend(earlier)) })
+            .create_proposal(CreateProposalRequest {
+                proposal: Some(extend(earlier)),
+            })
             .await;
-        assert_status(result, Code::InvalidArgument, &["end_date", "not later", "2030-06-30"]);
+        assert_status(
+            result,
+            Code::InvalidArgument,
+            &["end_date", "not later", "2030-06-30"],
+        );
     }
     create(&server, extend(date(2031, 6, 30))).await;
 }
@@ -887,26 +932,45 @@ async fn evaluating_under_all_policies_uses_the_proposals_own_parameters_for_its
     let server = TestServer::start_default().await;
     // At a 0.65 quota the United States (65.6% of defence spending) carries the vote alone;
     // at the default 2/3 it does not.
-    let mut p = proposal("Low quota", motion("The alliance notes the report."), "weighted");
-    p.policy.as_mut().unwrap().parameters.insert("quota".into(), "0.65".into());
+    let mut p = proposal(
+        "Low quota",
+        motion("The alliance notes the report."),
+        "weighted",
+    );
+    p.policy
+        .as_mut()
+        .unwrap()
+        .parameters
+        .insert("quota".into(), "0.65".into());
     let created = create(&server, p).await;
     let response = server
         .proposals()
         .evaluate_proposal(EvaluateProposalRequest {
-            subject: Some(evaluate_proposal_request::Subject::Name(created.name.clone())),
+            subject: Some(evaluate_proposal_request::Subject::Name(
+                created.name.clone(),
+            )),
             ballots: vec![ballot("USA", Choice::Support)],
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    let weighted = response.evaluations.iter().find(|e| e.policy == "policies/weighted").unwrap();
-    assert_eq!(weighted.decision.as_ref().unwrap().outcome, Outcome::Adopted as i32);
+    let weighted = response
+        .evaluations
+        .iter()
+        .find(|e| e.policy == "policies/weighted")
+        .unwrap();
+    assert_eq!(
+        weighted.decision.as_ref().unwrap().outcome,
+        Outcome::Adopted as i32
+    );
 
     let response = server
         .proposals()
         .evaluate_proposal(EvaluateProposalRequest {
-            subject: Some(evaluate_proposal_request::Subject::Name(created.name.clone())),
+            subject: Some(evaluate_proposal_request::Subject::Name(
+                created.name.clone(),
+            )),
             ballots: vec![ballot("USA", Choice::Support)],
             policies: vec![policy("weighted")],
             ..Default::default()
