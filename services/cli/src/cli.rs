@@ -90,6 +90,9 @@ pub enum Command {
     /// Starts a server in this process and runs the seed scenario (February 2026: end NATO
     /// Mission Iraq, shrink KFOR, keep Ukraine and the Indo-Pacific partners out at Ankara).
     Demo(crate::commands::scenario::OutputArgs),
+    /// Load generator: drives the server with concurrent streams (health, GetMember,
+    /// CastBallot, EvaluateProposal) and reports throughput and latency percentiles.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// Paging of list commands. Lists always follow `next_page_token` to the end; this only sets

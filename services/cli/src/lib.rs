@@ -85,6 +85,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Scenario(command) => commands::scenario::run(&global, command).await,
         Command::Demo(output) => commands::scenario::demo(&global, output).await,
+        Command::Bench(args) => commands::bench::run(&global, args).await,
     }
 }
 

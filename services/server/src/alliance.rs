@@ -131,7 +131,9 @@ impl App {
         iso3("member.code", &member.code)?;
         member.name = names::name(MEMBERS, &member.code);
         check_member(&member)?;
-        self.store.create_member(&member).await?;
+        let created = self.store.create_member(&member).await;
+        self.members.invalidate();
+        created?;
         Ok(member)
     }
 
@@ -165,7 +167,9 @@ impl App {
             }
         }
         check_member(&member)?;
-        self.store.update_member(&member).await?;
+        let updated = self.store.update_member(&member).await;
+        self.members.invalidate();
+        updated?;
         Ok(member)
     }
 

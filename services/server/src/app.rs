@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use accord_store::{PageRequest, Store};
 use tokio::sync::Notify;
 
+use crate::cache::{MemberCache, ProposalCache};
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
@@ -33,6 +34,10 @@ pub struct App {
     pub config: Config,
     /// Per-proposal settling state (see `proposals::settle`).
     pub(crate) settlers: Mutex<HashMap<String, Arc<crate::proposals::Settler>>>,
+    /// The member list, for validating ballots and building decision requests.
+    pub members: MemberCache,
+    /// Open proposals, for the ballot path.
+    pub proposals: ProposalCache,
 }
 
 impl App {
@@ -46,6 +51,8 @@ impl App {
             shutting_down: tokio::sync::watch::Sender::new(false),
             config,
             settlers: Mutex::new(HashMap::new()),
+            members: MemberCache::default(),
+            proposals: ProposalCache::default(),
         })
     }
 }

@@ -35,6 +35,17 @@ impl EventHub {
         }
     }
 
+    /// Publishes the event `make` builds on proposal `id`, building it only if somebody
+    /// watches.
+    pub fn publish_with(&self, id: &str, make: impl FnOnce() -> WatchProposalResponse) {
+        let mut channels = self.channels.lock().expect("event hub lock");
+        if let Some(sender) = channels.get(id) {
+            if sender.send(make()).is_err() {
+                channels.remove(id); // nobody is listening any more
+            }
+        }
+    }
+
     /// Forgets proposal `id` once it is closed and its last event published.
     pub fn close(&self, id: &str) {
         self.channels.lock().expect("event hub lock").remove(id);

@@ -3,7 +3,7 @@
 //! changes in the alliance, evaluating proposals without changing anything, and watching them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use accord_policy_sdk::proto::DecisionRequest;
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS, POLICIES, PROPOSALS};
@@ -263,8 +263,8 @@ impl App {
 
     async fn active_member(&self, field: &str, name: &str) -> DomainResult<String> {
         let code = parse_name(field, MEMBERS, name)?;
-        let member = self.store.get_member(code).await?;
-        if member.status != MemberStatus::Active as i32 {
+        let status = self.members.with(&*self.store, code, |m| m.status).await?;
+        if status != MemberStatus::Active as i32 {
             return Err(DomainError::Precondition(format!(
                 "member {name} is not an active member and takes no part in decisions"
             )));
@@ -406,7 +406,7 @@ impl App {
     ) -> DomainResult<(Ballot, Proposal)> {
         let id = proposal_id("proposal", proposal_name)?;
         let mut ballot = ballot.ok_or_else(|| DomainError::invalid("ballot", "is required"))?;
-        let proposal = self.store.get_proposal(id).await?;
+        let proposal = self.proposals.get(&*self.store, id).await?;
         self.validate_ballot(&proposal, &mut ballot, "ballot")
             .await?;
         let now = time::now();
@@ -427,31 +427,25 @@ impl App {
 
         let silence_broken = proposal.procedure == Procedure::Silence as i32
             && ballot.choice == Choice::Object as i32;
-        self.events.publish(
-            id,
-            WatchProposalResponse {
-                r#type: ProposalEventType::BallotCast as i32,
-                proposal: Some(proposal.clone()),
+        self.events.publish_with(id, || WatchProposalResponse {
+            r#type: ProposalEventType::BallotCast as i32,
+            proposal: Some(Proposal::clone(&proposal)),
+            ballot: Some(stored.clone()),
+            decision: None,
+            event_time: Some(now),
+        });
+        if silence_broken {
+            self.events.publish_with(id, || WatchProposalResponse {
+                r#type: ProposalEventType::SilenceBroken as i32,
+                proposal: Some(Proposal::clone(&proposal)),
                 ballot: Some(stored.clone()),
                 decision: None,
                 event_time: Some(now),
-            },
-        );
-        if silence_broken {
-            self.events.publish(
-                id,
-                WatchProposalResponse {
-                    r#type: ProposalEventType::SilenceBroken as i32,
-                    proposal: Some(proposal.clone()),
-                    ballot: Some(stored.clone()),
-                    decision: None,
-                    event_time: Some(now),
-                },
-            );
+            });
         }
         self.settle(id).await;
-        let proposal = self.store.get_proposal(id).await?;
-        Ok((stored, proposal))
+        let proposal = self.proposals.get(&*self.store, id).await?;
+        Ok((stored, Proposal::clone(&proposal)))
     }
 
     /// Builds the request a policy decides.
@@ -462,7 +456,7 @@ impl App {
         now: Timestamp,
         seed: u64,
     ) -> DomainResult<DecisionRequest> {
-        let members = self.store.all_members().await?;
+        let members = Vec::clone(&*self.members.all(&*self.store).await?);
         let mission = match proposal.action.as_ref() {
             Some(Action::EndMission(a)) => Some(&a.mission),
             Some(Action::ResizeMission(a)) => Some(&a.mission),
@@ -524,36 +518,62 @@ impl App {
         Ok((self.policies.decide(&policy, request).await?, last_ballot))
     }
 
-    /// Settles proposal `id` if its result can no longer change (or its deadline has passed).
-    /// Concurrent calls for the same proposal coalesce: while one runs, others only mark the
-    /// proposal dirty, and the running one decides again before it stops.
+    /// Settles proposal `id` if its result can no longer change (or its deadline has passed),
+    /// and returns once a settle that started after this call has finished — so a ballot's
+    /// caller sees the decision its ballot led to.
+    ///
+    /// Concurrent calls for the same proposal coalesce: one settle runs at a time, and each
+    /// settle answers every call made before it started (it reads every ballot committed by
+    /// then). A call takes a ticket; while a settle runs, the others wait, and when it finishes
+    /// those it did not cover run one more settle, which covers all of them. No caller settles
+    /// more than once (bar a close refused as stale, which decides again), so under a steady
+    /// stream of ballots no call is kept settling for the others.
     pub async fn settle(&self, id: &str) {
         let settler = {
             let mut settlers = self.settlers.lock().expect("settlers lock");
             settlers.entry(id.to_string()).or_default().clone()
         };
-        settler.dirty.store(true, Ordering::SeqCst);
+        let ticket = settler.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut completed = settler.completed.subscribe();
         loop {
-            let Ok(guard) = settler.running.try_lock() else {
+            if *completed.borrow_and_update() >= ticket {
                 return;
-            };
-            while settler.dirty.swap(false, Ordering::SeqCst) {
-                match self.settle_once(id).await {
-                    Ok(()) => {}
-                    // A ballot arrived after the decision was made: decide again.
-                    Err(DomainError::Conflict(_)) => settler.dirty.store(true, Ordering::SeqCst),
-                    Err(e) => warn!(proposal = %id, error = %e, "could not settle proposal"),
-                }
             }
-            drop(guard);
-            if !settler.dirty.load(Ordering::SeqCst) {
-                break;
+            if let Ok(lock) = settler.running.try_lock() {
+                // Ballots are acknowledged in batches (group commit): let the other callers of
+                // this batch take their tickets, so that one settle covers them all.
+                tokio::task::yield_now().await;
+                // Every ticket up to `covered` belongs to a ballot already committed: the
+                // settle below sees it.
+                let covered = settler.requested.load(Ordering::SeqCst);
+                let mut run = SettleRun {
+                    settler: &settler,
+                    lock: Some(lock),
+                    covered: None,
+                };
+                loop {
+                    match self.settle_once(id).await {
+                        Ok(()) => break,
+                        // A ballot arrived after the decision was made: decide again.
+                        Err(DomainError::Conflict(_)) => continue,
+                        Err(e) => {
+                            warn!(proposal = %id, error = %e, "could not settle proposal");
+                            break;
+                        }
+                    }
+                }
+                run.covered = Some(covered);
+                return; // `run` releases the lock and wakes the waiters
+            }
+            // A settle is running: wait for it to finish, then look again.
+            if completed.changed().await.is_err() {
+                return;
             }
         }
     }
 
     async fn settle_once(&self, id: &str) -> DomainResult<()> {
-        let proposal = self.store.get_proposal(id).await?;
+        let proposal = self.proposals.get(&*self.store, id).await?;
         if proposal.state != ProposalState::Open as i32 {
             return Ok(());
         }
@@ -614,7 +634,9 @@ impl App {
             effects,
             last_ballot,
         };
-        let closed = self.store.close_proposal(id, &closing).await?;
+        let closed = self.store.close_proposal(id, &closing).await;
+        self.proposals.invalidate(id);
+        let closed = closed?;
         info!(proposal = %closed.name, state = ?state, policy = ?decision.policy.as_ref().map(|p| &p.policy_id), "proposal closed");
         self.events.publish(
             id,
@@ -735,7 +757,9 @@ impl App {
             effects: Vec::new(),
             last_ballot: None,
         };
-        let closed = self.store.close_proposal(id, &closing).await?;
+        let closed = self.store.close_proposal(id, &closing).await;
+        self.proposals.invalidate(id);
+        let closed = closed?;
         self.events.publish(
             id,
             WatchProposalResponse {
@@ -791,7 +815,7 @@ impl App {
         let (proposal, mut ballots) = match request.subject {
             Some(Subject::Name(name)) => {
                 let id = proposal_id("name", &name)?;
-                let proposal = self.store.get_proposal(id).await?;
+                let proposal = Proposal::clone(&*self.proposals.get(&*self.store, id).await?);
                 let ballots = self.store.last_ballots(id).await?;
                 (proposal, ballots)
             }
@@ -906,9 +930,44 @@ pub fn state_word(state: i32) -> &'static str {
     }
 }
 
-/// Per-proposal settling state: one settle runs at a time; others mark it dirty.
-#[derive(Debug, Default)]
+/// Per-proposal settling state: one settle runs at a time; the calls it did not cover wait
+/// for it (see [`App::settle`]).
+#[derive(Debug)]
 pub struct Settler {
     running: tokio::sync::Mutex<()>,
-    dirty: AtomicBool,
+    /// Tickets handed out (one per call of `settle`).
+    requested: AtomicU64,
+    /// The highest ticket a finished settle covered.
+    completed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Settler {
+    fn default() -> Self {
+        Self {
+            running: tokio::sync::Mutex::new(()),
+            requested: AtomicU64::new(0),
+            completed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// A settle in progress. When it ends — finished, or dropped with its call (a cancelled RPC) —
+/// it releases the lock first, then records what it covered (nothing, if it did not finish) and
+/// wakes the waiting calls, which settle themselves if they are not covered.
+struct SettleRun<'a> {
+    settler: &'a Settler,
+    lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+    covered: Option<u64>,
+}
+
+impl Drop for SettleRun<'_> {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        let covered = self.covered;
+        self.settler.completed.send_modify(|completed| {
+            if let Some(covered) = covered {
+                *completed = (*completed).max(covered);
+            }
+        });
+    }
 }

@@ -5,10 +5,14 @@
 //! Each record is a row with real columns for what is filtered or sorted and the full
 //! prost-encoded message in a `message` BLOB. Every write, together with its audit entry, is one
 //! `BEGIN IMMEDIATE` transaction (immediate, so that the "is the proposal still open" check and
-//! the write cannot be interleaved with another writer). Page tokens carry the last key of the
+//! the write cannot be interleaved with another writer). Ballots are group-committed: concurrent
+//! ballots are written by one writer task in one transaction (one fsync) per batch, and each is
+//! acknowledged only after its batch's commit (see [`group_commit`]). Page tokens carry the last key of the
 //! previous page and a check computed with a random key kept in the database, so a token this
 //! database did not issue (or one issued for a different filter) is refused with
 //! [`StoreError::BadPageToken`].
+
+mod group_commit;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,10 +26,14 @@ use async_trait::async_trait;
 use prost::Message;
 use prost_types::Timestamp;
 use sha2::{Digest, Sha256};
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+
+pub use self::group_commit::GroupCommitStats;
+use self::group_commit::{BallotWriter, WriterConnection};
 
 use crate::{
     AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, Store, StoreError, StoreResult,
@@ -46,6 +54,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Key for page-token checks (random per database, from `store_meta`).
     token_key: Vec<u8>,
+    /// The group-commit writer of ballots.
+    ballots: BallotWriter,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -62,6 +72,9 @@ impl SqliteStore {
     /// The connections use WAL journaling with `synchronous=FULL` (every commit is fsynced),
     /// foreign keys and a busy timeout. An in-memory database is kept on a single connection that
     /// never closes, since it disappears with its last connection.
+    ///
+    /// Also starts the ballot writer (group commit) on the current tokio runtime: with a
+    /// database file it writes on a connection of its own, outside the pool.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("bad database url `{url}`: {e}")))?
@@ -81,7 +94,7 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
         };
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{url}`: {e}")))?;
         MIGRATOR
@@ -93,16 +106,32 @@ impl SqliteStore {
                 .fetch_one(&pool)
                 .await
                 .map_err(db_err)?;
+        let writer = if in_memory {
+            WriterConnection::Pool(pool.clone())
+        } else {
+            WriterConnection::Own(
+                options
+                    .connect()
+                    .await
+                    .map_err(|e| StoreError::Database(format!("cannot open `{url}`: {e}")))?,
+            )
+        };
         tracing::debug!(url, "opened SQLite store");
         Ok(SqliteStore {
             pool,
             token_key: token_key.into_bytes(),
+            ballots: BallotWriter::start(writer),
         })
     }
 
     /// The connection pool, for diagnostics and tests.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// What the ballot writer (group commit) has done since the store was opened.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.ballots.stats()
     }
 
     /// Starts a write transaction that holds the write lock from its first statement.
@@ -654,64 +683,11 @@ impl Store for SqliteStore {
     }
 
     async fn cast_ballot(&self, proposal_id: &str, ballot: &Ballot) -> StoreResult<Ballot> {
-        let not_found = || StoreError::NotFound {
+        let id = parse_proposal_id(proposal_id).ok_or_else(|| StoreError::NotFound {
             kind: "proposal",
             id: proposal_id.to_owned(),
-        };
-        let id = parse_proposal_id(proposal_id).ok_or_else(not_found)?;
-        let mut tx = self.write_tx().await?;
-        let state: Option<i32> = sqlx::query_scalar("SELECT state FROM proposals WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let state = state.ok_or_else(not_found)?;
-        if state != ProposalState::Open as i32 {
-            return Err(StoreError::ProposalClosed {
-                id: id.to_string(),
-                state: state_in_words(state),
-            });
-        }
-        let member = names::member_code(&ballot.member).unwrap_or(&ballot.member);
-        let sequence: i64 = sqlx::query_scalar(
-            "INSERT INTO ballots (proposal_id, member, choice, cast_time_ms, message) \
-             VALUES (?1, ?2, ?3, ?4, x'') RETURNING sequence",
-        )
-        .bind(id)
-        .bind(member)
-        .bind(ballot.choice)
-        .bind(millis(ballot.cast_time.as_ref()))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let mut ballot = ballot.clone();
-        ballot.name = format!("{}/{id}/ballots/{sequence}", names::PROPOSALS);
-        sqlx::query("UPDATE ballots SET message = ?2 WHERE sequence = ?1")
-            .bind(sequence)
-            .bind(ballot.encode_to_vec())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let mut detail = Json::new()
-            .str("ballot", &ballot.name)
-            .str("member", &ballot.member)
-            .str(
-                "choice",
-                Choice::try_from(ballot.choice).map_or("?", |c| c.as_str_name()),
-            );
-        if let Some(salience) = ballot.salience {
-            detail = detail.num("salience", salience);
-        }
-        let detail = detail.str("reason", &ballot.reason).finish();
-        audit(
-            &mut tx,
-            "ballot",
-            &names::name(names::PROPOSALS, &id.to_string()),
-            detail,
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(ballot)
+        })?;
+        self.ballots.cast(proposal_id, id, ballot).await
     }
 
     async fn list_ballots(
@@ -759,17 +735,13 @@ impl Store for SqliteStore {
     }
 
     async fn last_ballots(&self, proposal_id: &str) -> StoreResult<Vec<Ballot>> {
-        let id = self.existing_proposal(proposal_id).await?;
-        // SQLite takes the bare column `message` from the row holding MAX(sequence).
-        let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT message, MAX(sequence) FROM ballots WHERE proposal_id = ?1 \
-             GROUP BY member ORDER BY member",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(|(m, _)| decode("ballot", m)).collect()
+        let not_found = || StoreError::NotFound {
+            kind: "proposal",
+            id: proposal_id.to_owned(),
+        };
+        let id = parse_proposal_id(proposal_id).ok_or_else(not_found)?;
+        // Kept up to date by the ballot writer (see `group_commit`).
+        self.ballots.last_ballots(id).await?.ok_or_else(not_found)
     }
 
     async fn close_proposal(&self, proposal_id: &str, closing: &Closing) -> StoreResult<Proposal> {
@@ -810,6 +782,9 @@ impl Store for SqliteStore {
                     .await
                     .map_err(db_err)?;
             if latest.unwrap_or(0) != seen {
+                // Read the last ballots from the database again next time, should the ones
+                // kept in memory ever have missed one.
+                self.ballots.forget(id);
                 return Err(StoreError::Stale {
                     id: id.to_string(),
                     seen,
@@ -896,6 +871,7 @@ impl Store for SqliteStore {
             audit(&mut tx, "effect", name, detail).await?;
         }
         tx.commit().await.map_err(db_err)?;
+        self.ballots.forget(id);
         Ok(proposal)
     }
 
@@ -950,6 +926,8 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        // Ballots already queued are written first; later ones fail.
+        self.ballots.stop().await;
         if self.pool.is_closed() {
             return;
         }
@@ -1076,6 +1054,21 @@ fn found(rows: u64, kind: &'static str, id: &str) -> StoreResult<()> {
 /// The audit detail of a record write.
 fn record_detail(id: &str) -> String {
     Json::new().str("id", id).finish()
+}
+
+/// The audit detail of a ballot.
+fn ballot_audit_detail(ballot: &Ballot) -> String {
+    let mut detail = Json::new()
+        .str("ballot", &ballot.name)
+        .str("member", &ballot.member)
+        .str(
+            "choice",
+            Choice::try_from(ballot.choice).map_or("?", |c| c.as_str_name()),
+        );
+    if let Some(salience) = ballot.salience {
+        detail = detail.num("salience", salience);
+    }
+    detail.str("reason", &ballot.reason).finish()
 }
 
 /// The audit detail of a decision.

@@ -2,6 +2,7 @@
 //! tables and records, or as canonical JSON with `--json`). Also the helper that follows
 //! `next_page_token` to the end of a list.
 
+pub mod bench;
 pub mod members;
 pub mod missions;
 pub mod partners;
