@@ -424,7 +424,9 @@ async fn crash_durability_with_concurrent_ballots() {
         let mut acked_this_round = 0;
         for line in stdout.lines() {
             let line = line.unwrap();
-            if let Some(reason) = line.strip_prefix("acked ") {
+            // libtest prints "test … ... " without a newline before the test runs, so the first
+            // ack may share its line: find the marker anywhere in the line.
+            if let Some(reason) = line.find("acked ").map(|at| &line[at + "acked ".len()..]) {
                 acked.push(reason.to_owned());
                 acked_this_round += 1;
                 if acked_this_round == kill_after {
