@@ -2,6 +2,9 @@
 //! one per RPC, and the parsers for the values the flags take (dates, durations, positions,
 //! `key=value` parameters and `policy:key=value,…` specs).
 
+pub mod bench;
+pub mod scenario;
+
 use std::time::{Duration, SystemTime};
 
 use accord_proto::v1::{
@@ -86,13 +89,13 @@ pub enum Command {
     /// Scenarios: put proposals with every member's stance to the alliance and compare the
     /// policies side by side (docs/scenarios.md).
     #[command(subcommand)]
-    Scenario(crate::commands::scenario::ScenarioCommand),
+    Scenario(scenario::ScenarioCommand),
     /// Starts a server in this process and runs the seed scenario (February 2026: end NATO
     /// Mission Iraq, shrink KFOR, keep Ukraine and the Indo-Pacific partners out at Ankara).
-    Demo(crate::commands::scenario::OutputArgs),
+    Demo(scenario::OutputArgs),
     /// Load generator: drives the server with concurrent streams (health, GetMember,
     /// CastBallot, EvaluateProposal) and reports throughput and latency percentiles.
-    Bench(crate::commands::bench::BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Paging of list commands. Lists always follow `next_page_token` to the end; this only sets

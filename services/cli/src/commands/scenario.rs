@@ -1,13 +1,13 @@
 //! `accord scenario run FILE` and `accord demo`: run a scenario file against a server (or an
 //! embedded one) and print the side-by-side report, as text or JSON, with optional SVG charts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use accord_scenario::embedded::EmbeddedServer;
 use accord_scenario::{RunError, report, svg};
-use clap::Args;
 
 use crate::cli::GlobalOptions;
+use crate::cli::scenario::{OutputArgs, ScenarioCommand};
 use crate::client::ConnectError;
 
 /// The seed scenario, built into the binary so that `accord demo` runs from anywhere.
@@ -26,35 +26,6 @@ impl std::fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
-
-/// Options shared by `scenario run` and `demo`.
-#[derive(Debug, Clone, Args)]
-pub struct OutputArgs {
-    /// Also write SVG charts (a seat chart per proposal; for pressure policies, each member's
-    /// probability of conceding) into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub svg: Option<PathBuf>,
-    /// Where the embedded server loads policy libraries from [default: next to this program].
-    #[arg(long, value_name = "DIR")]
-    pub plugin_dir: Option<PathBuf>,
-}
-
-/// `accord scenario …`
-#[derive(Debug, clap::Subcommand)]
-pub enum ScenarioCommand {
-    /// Runs a scenario file (docs/scenarios.md) and prints, per proposal, what each policy
-    /// makes of it. Changes nothing on the server.
-    Run {
-        /// The scenario file (TOML).
-        file: PathBuf,
-        /// Start a server in this process (fresh database, bundled policies) instead of
-        /// connecting to --addr.
-        #[arg(long)]
-        embedded: bool,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-}
 
 async fn run_text(
     global: &GlobalOptions,
