@@ -1,8 +1,7 @@
 //! The server's shared state: the store, the policy registry, the event hub and the deadline
 //! scheduler's wake-up, plus paging and name helpers every service uses.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use accord_store::{PageRequest, Store};
 use tokio::sync::Notify;
@@ -12,6 +11,7 @@ use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
 use crate::policies::PolicyRegistry;
+use crate::settler::Settlers;
 
 /// Default and maximum page sizes of List calls.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -32,8 +32,8 @@ pub struct App {
     pub shutting_down: tokio::sync::watch::Sender<bool>,
     /// The configuration the server started with.
     pub config: Config,
-    /// Per-proposal settling state (see `proposals::settle`).
-    pub(crate) settlers: Mutex<HashMap<String, Arc<crate::proposals::Settler>>>,
+    /// Per-proposal settling state (see [`Settlers`]).
+    pub settlers: Settlers,
     /// The member list, for validating ballots and building decision requests.
     pub members: MemberCache,
     /// Open proposals, for the ballot path.
@@ -50,7 +50,7 @@ impl App {
             deadlines_changed: Notify::new(),
             shutting_down: tokio::sync::watch::Sender::new(false),
             config,
-            settlers: Mutex::new(HashMap::new()),
+            settlers: Settlers::default(),
             members: MemberCache::default(),
             proposals: ProposalCache::default(),
         })

@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod policies;
 pub mod proposals;
+pub mod settler;
 pub mod telemetry;
 pub mod time;
 

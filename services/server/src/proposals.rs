@@ -3,7 +3,6 @@
 //! changes in the alliance, evaluating proposals without changing anything, and watching them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use accord_policy_sdk::proto::DecisionRequest;
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS, POLICIES, PROPOSALS};
@@ -529,28 +528,8 @@ impl App {
     /// more than once (bar a close refused as stale, which decides again), so under a steady
     /// stream of ballots no call is kept settling for the others.
     pub async fn settle(&self, id: &str) {
-        let settler = {
-            let mut settlers = self.settlers.lock().expect("settlers lock");
-            settlers.entry(id.to_string()).or_default().clone()
-        };
-        let ticket = settler.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut completed = settler.completed.subscribe();
-        loop {
-            if *completed.borrow_and_update() >= ticket {
-                return;
-            }
-            if let Ok(lock) = settler.running.try_lock() {
-                // Ballots are acknowledged in batches (group commit): let the other callers of
-                // this batch take their tickets, so that one settle covers them all.
-                tokio::task::yield_now().await;
-                // Every ticket up to `covered` belongs to a ballot already committed: the
-                // settle below sees it.
-                let covered = settler.requested.load(Ordering::SeqCst);
-                let mut run = SettleRun {
-                    settler: &settler,
-                    lock: Some(lock),
-                    covered: None,
-                };
+        self.settlers
+            .coalesce(id, || async {
                 loop {
                     match self.settle_once(id).await {
                         Ok(()) => break,
@@ -562,14 +541,8 @@ impl App {
                         }
                     }
                 }
-                run.covered = Some(covered);
-                return; // `run` releases the lock and wakes the waiters
-            }
-            // A settle is running: wait for it to finish, then look again.
-            if completed.changed().await.is_err() {
-                return;
-            }
-        }
+            })
+            .await;
     }
 
     async fn settle_once(&self, id: &str) -> DomainResult<()> {
@@ -649,7 +622,7 @@ impl App {
             },
         );
         self.events.close(id);
-        self.settlers.lock().expect("settlers lock").remove(id);
+        self.settlers.forget(id);
         Ok(closed)
     }
 
@@ -771,7 +744,7 @@ impl App {
             },
         );
         self.events.close(id);
-        self.settlers.lock().expect("settlers lock").remove(id);
+        self.settlers.forget(id);
         Ok(closed)
     }
 
@@ -927,47 +900,5 @@ pub fn state_word(state: i32) -> &'static str {
         Ok(ProposalState::Expired) => "expired",
         Ok(ProposalState::Withdrawn) => "withdrawn",
         _ => "in an unknown state",
-    }
-}
-
-/// Per-proposal settling state: one settle runs at a time; the calls it did not cover wait
-/// for it (see [`App::settle`]).
-#[derive(Debug)]
-pub struct Settler {
-    running: tokio::sync::Mutex<()>,
-    /// Tickets handed out (one per call of `settle`).
-    requested: AtomicU64,
-    /// The highest ticket a finished settle covered.
-    completed: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for Settler {
-    fn default() -> Self {
-        Self {
-            running: tokio::sync::Mutex::new(()),
-            requested: AtomicU64::new(0),
-            completed: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-/// A settle in progress. When it ends — finished, or dropped with its call (a cancelled RPC) —
-/// it releases the lock first, then records what it covered (nothing, if it did not finish) and
-/// wakes the waiting calls, which settle themselves if they are not covered.
-struct SettleRun<'a> {
-    settler: &'a Settler,
-    lock: Option<tokio::sync::MutexGuard<'a, ()>>,
-    covered: Option<u64>,
-}
-
-impl Drop for SettleRun<'_> {
-    fn drop(&mut self) {
-        drop(self.lock.take());
-        let covered = self.covered;
-        self.settler.completed.send_modify(|completed| {
-            if let Some(covered) = covered {
-                *completed = (*completed).max(covered);
-            }
-        });
     }
 }
