@@ -2,13 +2,11 @@
 //! report carries throughput, percentiles and the two targets, the table names each workload,
 //! and the proposal the bench created is withdrawn at the end.
 
-mod common;
-
-use common::Server;
+use accord_test_support::cli::CliServer;
 
 #[test]
 fn a_short_bench_reports_every_workload_and_withdraws_its_proposal() {
-    let s = Server::start_default();
+    let s = CliServer::start_default();
     let json = s.json(&[
         "bench",
         "--streams",

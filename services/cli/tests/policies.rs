@@ -2,25 +2,24 @@
 //! directory holds copies of the real policy libraries (pressure and a second weighted library
 //! copied in but not loaded at start), and the operator token on operator calls.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Options, PRESSURE, Run, Server, UNANIMITY, WEIGHTED};
+use accord_test_support::cli::{CliServer, Run};
+use accord_test_support::{Options, PRESSURE, UNANIMITY, WEIGHTED};
 use serde_json::Value;
 
 const WEIGHTED_V2: &str = "libaccord_weighted_v2.so";
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
+fn server() -> &'static CliServer {
+    static SERVER: OnceLock<CliServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        Server::start(Options {
+        CliServer::start(Options {
             plugins: vec![UNANIMITY.into(), WEIGHTED.into()],
             extra: vec![
                 (PRESSURE.into(), PRESSURE.into()),
                 (WEIGHTED.into(), WEIGHTED_V2.into()),
             ],
-            operator_token: None,
+            ..Options::default()
         })
     })
 }
@@ -230,10 +229,10 @@ fn replace_a_policy_and_set_the_default() {
 
 #[test]
 fn operator_calls_carry_the_token() {
-    let s = Server::start(Options {
+    let s = CliServer::start(Options {
         plugins: vec![UNANIMITY.into(), WEIGHTED.into()],
-        extra: Vec::new(),
         operator_token: Some("s3cret".into()),
+        ..Options::default()
     });
     // Reading needs no token.
     s.accord(&["policies", "list"]).ok();

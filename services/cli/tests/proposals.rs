@@ -2,19 +2,17 @@
 //! on its own proposals): create each kind, show, list with filters, vote, ballots, evaluate,
 //! withdraw, close, watch while another process votes, and the errors they print.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Server, Watcher};
+use accord_test_support::cli::{CliServer, Watcher};
 use serde_json::Value;
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(Server::start_default)
+fn server() -> &'static CliServer {
+    static SERVER: OnceLock<CliServer> = OnceLock::new();
+    SERVER.get_or_init(CliServer::start_default)
 }
 
-fn state(s: &Server, id: &str) -> String {
+fn state(s: &CliServer, id: &str) -> String {
     s.json(&["proposals", "show", id])["proposal"]["state"]
         .as_str()
         .expect("a state")

@@ -2,15 +2,13 @@
 //! of this file: they only read), their `--json` output, and the one-line errors: NOT_FOUND, a
 //! server that cannot be reached, and usage errors.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Server, accord_raw};
+use accord_test_support::cli::{CliServer, accord_raw};
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(Server::start_default)
+fn server() -> &'static CliServer {
+    static SERVER: OnceLock<CliServer> = OnceLock::new();
+    SERVER.get_or_init(CliServer::start_default)
 }
 
 #[test]

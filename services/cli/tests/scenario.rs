@@ -1,11 +1,10 @@
 //! `accord scenario run` and `accord demo`, run as the real binary: against a real server, with
 //! an embedded one, as text and JSON, with SVG charts, and with invalid scenario files.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use accord_test_support::build_dir;
+use accord_test_support::cli::*;
 
 fn seed_scenario() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/factory-settings-2026.toml")
@@ -13,7 +12,7 @@ fn seed_scenario() -> PathBuf {
 
 #[test]
 fn scenario_run_against_a_server_prints_one_table_per_proposal() {
-    let server = Server::start_default();
+    let server = CliServer::start_default();
     let out = server
         .accord(&["scenario", "run", seed_scenario().to_str().unwrap()])
         .ok();
@@ -45,7 +44,7 @@ fn scenario_run_against_a_server_prints_one_table_per_proposal() {
 
 #[test]
 fn scenario_json_gives_the_same_as_data_and_svg_charts_are_well_formed() {
-    let server = Server::start_default();
+    let server = CliServer::start_default();
     let charts = tempfile::tempdir().unwrap();
     let report = server.json(&[
         "scenario",

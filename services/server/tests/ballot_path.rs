@@ -4,10 +4,8 @@
 //! (the member cache is invalidated); a proposal closed is refused ballots at once (the open
 //! proposal cache is invalidated).
 
-mod common;
-
 use accord_proto::v1::*;
-use common::*;
+use accord_test_support::grpc::*;
 use prost_types::FieldMask;
 use tonic::Code;
 

@@ -2,15 +2,14 @@
 //! is kept; deadlines that passed while it was down are honoured; a ballot acknowledged before
 //! `kill -9` is never lost.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::*;
-use common::*;
+use accord_test_support::grpc::*;
+use accord_test_support::*;
 use prost_types::FieldMask;
 
 async fn all_proposals(server: &TestServer) -> Vec<Proposal> {

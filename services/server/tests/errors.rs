@@ -1,12 +1,11 @@
 //! Every error code the server gives, each with a message that says what was wrong, and a
 //! rejected request changing nothing.
 
-mod common;
-
 use std::time::Duration;
 
 use accord_proto::v1::*;
-use common::*;
+use accord_test_support::grpc::*;
+use accord_test_support::*;
 use prost_types::FieldMask;
 use tonic::Code;
 

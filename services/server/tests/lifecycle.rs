@@ -2,13 +2,12 @@
 //! procedure, closed by their deadline, their effects applied to the alliance, evaluated without
 //! changing anything, and watched.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use accord_proto::v1::*;
+use accord_test_support::grpc::*;
+use accord_test_support::*;
 use chrono::Datelike;
-use common::*;
 use tonic::Code;
 
 /// The first 30 September after today: "end NMI by September" as the story has it (2026-09-30

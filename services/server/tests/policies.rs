@@ -1,8 +1,6 @@
 //! Policy plugins in the real server: hot swap under load, a panicking plugin, a hanging plugin,
 //! disabling and reloading.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::*;
-use common::*;
+use accord_test_support::grpc::*;
+use accord_test_support::*;
 use tonic::Code;
 use tonic::transport::Channel;
 

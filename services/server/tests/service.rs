@@ -1,10 +1,9 @@
 //! gRPC health and reflection of the real server binary.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use accord_test_support::grpc::*;
+use accord_test_support::*;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;

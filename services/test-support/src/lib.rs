@@ -1,0 +1,27 @@
+//! Test support for accord's own tests — one crate, used by the store, server and CLI tests, so
+//! that starting a server, finding the binaries and making a temporary database are written once.
+//!
+//! Layers, bottom up:
+//! - [`artifacts`]: the real `accord-server` and `accord` binaries and the real plugin libraries.
+//!   The first call in a test process runs `cargo build --workspace` (the same build
+//!   `scripts/test` and `scripts/demo` make, so nothing is built twice), so `cargo test
+//!   --workspace` works on a fresh clone with nothing built before.
+//! - [`database`]: temporary databases (a SQLite file in a temporary directory).
+//! - [`process`]: one real `accord-server` process on `127.0.0.1:0` with its own temporary
+//!   database and plugin directory, under a guard that stops it when the test process ends.
+//! - [`grpc`]: that server with tonic clients over a real channel, and builders of requests.
+//! - [`cli`]: that server driven through the real `accord` binary.
+//!
+//! Nothing here is a mock: every test talks to the real programs over real sockets.
+#![forbid(unsafe_code)]
+
+pub mod artifacts;
+pub mod cli;
+pub mod database;
+pub mod grpc;
+pub mod process;
+
+pub use artifacts::{
+    HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library, sha256sum,
+};
+pub use process::{Options, ServerProcess};
