@@ -40,7 +40,9 @@ use prost::Message as _;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ballot_audit_detail, db_err, decode, millis, now, state_in_words};
+use crate::audit::Entry;
+use crate::db_errors::db_err;
+use crate::records::{decode, millis, now, state_in_words};
 use crate::{StoreError, StoreResult};
 
 /// The most ballots written in one transaction.
@@ -527,13 +529,16 @@ async fn write_batch(
         let time = now();
         let mut audit: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) ");
-        audit.push_values(&rows, |mut values, row| {
+        let entries = rows
+            .iter()
+            .map(|row| Entry::ballot(row.proposal_id, &row.ballot));
+        audit.push_values(entries, |mut values, entry| {
             values
                 .push_bind(time.seconds)
                 .push_bind(time.nanos)
-                .push_bind("ballot")
-                .push_bind(names::name(names::PROPOSALS, &row.proposal_id.to_string()))
-                .push_bind(ballot_audit_detail(&row.ballot));
+                .push_bind(entry.kind)
+                .push_bind(entry.subject)
+                .push_bind(entry.detail);
         });
         audit.build().execute(&mut *tx).await.map_err(db_err)?;
     }
