@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod closing;
 pub mod dataset;
 mod db_errors;
 mod paging;

@@ -151,6 +151,11 @@ pub(crate) fn parse_proposal_id(id: &str) -> Option<i64> {
     id.parse().ok().filter(|n| *n > 0)
 }
 
+/// The numeric id of a proposal as the caller gave it ("3", "proposals/3"), or NotFound.
+pub(crate) fn proposal_key(proposal_id: &str) -> StoreResult<i64> {
+    parse_proposal_id(proposal_id).ok_or_else(|| StoreError::not_found("proposal", proposal_id))
+}
+
 /// A proposal state in words, for [`StoreError::ProposalClosed`].
 pub(crate) fn state_in_words(state: i32) -> &'static str {
     match ProposalState::try_from(state) {
@@ -213,6 +218,11 @@ mod tests {
         assert_eq!(parse_proposal_id(""), None);
         assert_eq!(parse_proposal_id("x"), None);
         assert_eq!(parse_proposal_id("99999999999999999999"), None);
+        assert_eq!(proposal_key("proposals/7").unwrap(), 7);
+        assert_eq!(
+            proposal_key("proposals/x").unwrap_err().to_string(),
+            "proposal `proposals/x` not found"
+        );
     }
 
     #[test]

@@ -7,12 +7,17 @@
 //! `BEGIN IMMEDIATE` transaction (immediate, so that the "is the proposal still open" check and
 //! the write cannot be interleaved with another writer). Ballots are group-committed: concurrent
 //! ballots are written by one writer task in one transaction (one fsync) per batch, and each is
-//! acknowledged only after its batch's commit (see [`group_commit`]). Page tokens carry the last key of the
-//! previous page and a check computed with a random key kept in the database, so a token this
-//! database did not issue (or one issued for a different filter) is refused with
-//! [`StoreError::BadPageToken`].
+//! acknowledged only after its batch's commit (see [`group_commit`]).
+//!
+//! What every record kind shares — get, keyset listing, row write, write with audit — is written
+//! once, in [`rows`]; what every backend shares is outside this module: page tokens
+//! ([`paging`](crate::paging): a token this database did not issue, or one issued for another
+//! listing or filter, is refused with [`StoreError::BadPageToken`]), record kinds
+//! ([`records`](crate::records)), audit entries ([`audit`](crate::audit)) and the rules of
+//! closing a proposal ([`closing`](crate::closing)).
 
 mod group_commit;
+mod rows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,22 +30,20 @@ use accord_proto::v1::{
 use async_trait::async_trait;
 use prost::Message;
 use prost_types::Timestamp;
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, ConnectOptions, FromRow};
 
 pub use self::group_commit::GroupCommitStats;
 use self::group_commit::{BallotWriter, WriterConnection};
+use self::rows::{Arg, Listing, apply_effect, audit, write_row};
 
 use crate::audit::Entry;
-use crate::db_errors::{db_err, found, write_err};
-use crate::paging::{Order, PageKey, PageTokens, scope};
-use crate::records::{
-    BALLOTS, PROPOSALS, Record, Table, Write, decode, millis, now, parse_proposal_id,
-    state_in_words,
-};
+use crate::closing::{closed, ensure_closing_state, ensure_fresh, ensure_open};
+use crate::db_errors::db_err;
+use crate::paging::{Order, PageTokens, scope};
+use crate::records::{BALLOTS, PROPOSALS, Record, Write, decode, millis, now, proposal_key};
 use crate::{
     AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, Store, StoreError, StoreResult,
     dataset,
@@ -148,115 +151,6 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
-    /// One page of a keyset listing (see [`paging`](crate::paging)): the matching rows beyond
-    /// the page token's key, in the listing's order, and how many match in all, read in one
-    /// transaction.
-    async fn list<K, M>(&self, listing: Listing<'_, K>, page: PageRequest) -> StoreResult<Page<M>>
-    where
-        K: KeyArg + Send + Sync,
-        (K, Vec<u8>): for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-        M: Message + Default,
-    {
-        let Listing {
-            table: Table { kind, name, key },
-            order,
-            start,
-            scope,
-            filter,
-            args,
-        } = listing;
-        let cursor = self.tokens.cursor(scope, &page, start)?;
-        let count_sql = format!("SELECT COUNT(*) FROM {name} WHERE {filter}");
-        let (position, limit) = (args.len() + 1, args.len() + 2);
-        let rows_sql = format!(
-            "SELECT {key}, message FROM {name} WHERE {filter} AND {key} {} ?{position} \
-             ORDER BY {key} {} LIMIT ?{limit}",
-            order.beyond(),
-            order.sql()
-        );
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let total: i64 = sqlx::query_scalar_with(&count_sql, arguments(args.clone())?)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let beyond = [cursor.position.arg(), Arg::Int(Some(cursor.limit()))];
-        let rows: Vec<(K, Vec<u8>)> =
-            sqlx::query_as_with(&rows_sql, arguments(args.into_iter().chain(beyond))?)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        self.tokens.page(&cursor, kind, rows, total)
-    }
-
-    /// Members, partners or missions, by key, optionally only those with `filter`.
-    async fn list_records<R: Record>(
-        &self,
-        filter: Option<R::Filter>,
-        page: PageRequest,
-    ) -> StoreResult<Page<R>> {
-        let filter: Option<i32> = filter.map(Into::into);
-        let condition = format!("(?1 IS NULL OR {} = ?1)", R::FILTER);
-        let listing = Listing {
-            table: R::TABLE,
-            order: Order::Ascending,
-            start: String::new(),
-            scope: scope::records(R::TABLE.name, R::FILTER, filter),
-            filter: &condition,
-            args: vec![Arg::Int(filter.map(i64::from))],
-        };
-        self.list(listing, page).await
-    }
-
-    /// The record of `table` with key `key` (`id` as the caller gave it, for NotFound).
-    async fn get<M: Message + Default>(
-        &self,
-        table: Table,
-        key: Arg<'_>,
-        id: &str,
-    ) -> StoreResult<M> {
-        let sql = format!(
-            "SELECT message FROM {} WHERE {} = ?1",
-            table.name, table.key
-        );
-        let message: Option<Vec<u8>> = sqlx::query_scalar_with(&sql, arguments([key])?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        decode(
-            table.kind,
-            &message.ok_or_else(|| StoreError::not_found(table.kind, id))?,
-        )
-    }
-
-    /// Every record of `table` in key order, optionally only those with `column` = `value`.
-    async fn all<M: Message + Default>(
-        &self,
-        table: Table,
-        only: Option<(&str, i32)>,
-    ) -> StoreResult<Vec<M>> {
-        let Table { kind, name, key } = table;
-        let (condition, value) = match only {
-            Some((column, value)) => (format!(" WHERE {column} = ?1"), Some(value)),
-            None => (String::new(), None),
-        };
-        let sql = format!("SELECT message FROM {name}{condition} ORDER BY {key}");
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar(&sql)
-            .bind(value)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(|m| decode(kind, m)).collect()
-    }
-
-    /// Adds or replaces a member, partner or mission, atomically with its audit entry.
-    async fn write_record<R: Record>(&self, write: Write, record: &R) -> StoreResult<()> {
-        let mut tx = self.write_tx().await?;
-        write_row(&mut tx, write, record).await?;
-        audit(&mut tx, Entry::record(write, record)).await?;
-        tx.commit().await.map_err(db_err)
-    }
-
     /// The id of an existing proposal, or NotFound.
     async fn existing_proposal(&self, proposal_id: &str) -> StoreResult<i64> {
         let id = proposal_key(proposal_id)?;
@@ -269,140 +163,10 @@ impl SqliteStore {
     }
 }
 
-/// The numeric id of a proposal as the caller gave it ("3", "proposals/3"), or NotFound.
-fn proposal_key(proposal_id: &str) -> StoreResult<i64> {
-    parse_proposal_id(proposal_id).ok_or_else(|| StoreError::not_found("proposal", proposal_id))
-}
-
-/// A keyset listing: the rows of `table` matching `filter`, ordered by the table's key.
-struct Listing<'a, K> {
-    table: Table,
-    order: Order,
-    /// A key before every stored key in `order`: where the first page starts.
-    start: K,
-    /// What its page tokens are bound to.
-    scope: String,
-    /// The condition on the rows, with the parameters `?1`, `?2`, … bound to `args`.
-    filter: &'a str,
-    args: Vec<Arg<'a>>,
-}
-
-/// A statement parameter.
-#[derive(Debug, Clone, Copy)]
-enum Arg<'a> {
-    Int(Option<i64>),
-    Text(Option<&'a str>),
-}
-
-/// A page key as a statement parameter.
-trait KeyArg: PageKey {
-    fn arg(&self) -> Arg<'_>;
-}
-
-impl KeyArg for String {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Text(Some(self))
-    }
-}
-
-impl KeyArg for i64 {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Int(Some(*self))
-    }
-}
-
-/// The parameters of a statement, in order.
-fn arguments<'q>(args: impl IntoIterator<Item = Arg<'q>>) -> StoreResult<SqliteArguments<'q>> {
-    let mut arguments = SqliteArguments::default();
-    for arg in args {
-        match arg {
-            Arg::Int(value) => arguments.add(value),
-            Arg::Text(value) => arguments.add(value),
-        }
-        .map_err(|e| StoreError::Database(format!("binding a parameter: {e}")))?;
-    }
-    Ok(arguments)
-}
-
 /// The filter of proposal listings: state, kind, and a target among the comma-separated ones.
 const PROPOSAL_FILTER: &str = "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) \
                                AND (?3 IS NULL OR target = ?3 \
                                OR instr(',' || target || ',', ',' || ?3 || ',') > 0)";
-
-/// The statement that adds (`Create`) or replaces (`Update`) a record row: its key is `?1`, its
-/// columns follow, its message is last.
-fn row_sql<R: Record>(write: Write) -> String {
-    let Table { name, key, .. } = R::TABLE;
-    let columns = R::COLUMNS.iter().copied().chain(["message"]);
-    match write {
-        Write::Create => {
-            let (names, places): (Vec<_>, Vec<_>) = columns
-                .enumerate()
-                .map(|(i, column)| (column, format!("?{}", i + 2)))
-                .unzip();
-            format!(
-                "INSERT INTO {name} ({key}, {}) VALUES (?1, {})",
-                names.join(", "),
-                places.join(", ")
-            )
-        }
-        Write::Update => {
-            let sets: Vec<_> = columns
-                .enumerate()
-                .map(|(i, column)| format!("{column} = ?{}", i + 2))
-                .collect();
-            format!("UPDATE {name} SET {} WHERE {key} = ?1", sets.join(", "))
-        }
-    }
-}
-
-/// Adds or replaces a record row, on a connection inside a transaction.
-async fn write_row<R: Record>(
-    conn: &mut SqliteConnection,
-    write: Write,
-    record: &R,
-) -> StoreResult<()> {
-    let (kind, id) = (R::TABLE.kind, record.key());
-    let sql = row_sql::<R>(write);
-    let mut query = sqlx::query(&sql).bind(id);
-    for value in record.values() {
-        query = query.bind(value);
-    }
-    let done = query.bind(record.encode_to_vec()).execute(conn).await;
-    match write {
-        Write::Create => done.map(drop).map_err(write_err(kind, id)),
-        Write::Update => found(done.map_err(db_err)?.rows_affected(), kind, id),
-    }
-}
-
-/// Applies the effect of an adopted proposal (`proposal`, its name) to a record, with its audit
-/// entry.
-async fn apply_effect<R: Record>(
-    conn: &mut SqliteConnection,
-    write: Write,
-    record: &R,
-    proposal: &str,
-) -> StoreResult<()> {
-    write_row(conn, write, record).await?;
-    audit(conn, Entry::effect(write, record, proposal)).await
-}
-
-/// Appends an audit entry, stamped now.
-async fn audit(conn: &mut SqliteConnection, entry: Entry) -> StoreResult<()> {
-    let time = now();
-    sqlx::query(
-        "INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(time.seconds)
-    .bind(time.nanos)
-    .bind(entry.kind)
-    .bind(entry.subject)
-    .bind(entry.detail)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -605,16 +369,7 @@ impl Store for SqliteStore {
 
     async fn close_proposal(&self, proposal_id: &str, closing: &Closing) -> StoreResult<Proposal> {
         let id = proposal_key(proposal_id)?;
-        if matches!(
-            closing.state,
-            ProposalState::Open | ProposalState::Unspecified
-        ) {
-            return Err(StoreError::Database(format!(
-                "cannot close proposal {id} as {}: a closing state is adopted, rejected, expired \
-                 or withdrawn",
-                state_in_words(closing.state as i32)
-            )));
-        }
+        ensure_closing_state(id, closing)?;
         let mut tx = self.write_tx().await?;
         let row: Option<(i32, Vec<u8>)> =
             sqlx::query_as("SELECT state, message FROM proposals WHERE id = ?1")
@@ -623,12 +378,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db_err)?;
         let (state, message) = row.ok_or_else(|| StoreError::not_found("proposal", proposal_id))?;
-        if state != ProposalState::Open as i32 {
-            return Err(StoreError::ProposalClosed {
-                id: id.to_string(),
-                state: state_in_words(state),
-            });
-        }
+        ensure_open(id, state)?;
         if let Some(seen) = closing.last_ballot {
             let (latest,): (Option<i64>,) =
                 sqlx::query_as("SELECT MAX(sequence) FROM ballots WHERE proposal_id = ?1")
@@ -636,23 +386,14 @@ impl Store for SqliteStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
-            if latest.unwrap_or(0) != seen {
+            if let Err(stale) = ensure_fresh(id, seen, latest) {
                 // Read the last ballots from the database again next time, should the ones
                 // kept in memory ever have missed one.
                 self.ballots.forget(id);
-                return Err(StoreError::Stale {
-                    id: id.to_string(),
-                    seen,
-                    latest: latest.unwrap_or(0),
-                });
+                return Err(stale);
             }
         }
-        let mut proposal: Proposal = decode("proposal", &message)?;
-        proposal.set_state(closing.state);
-        proposal.close_time = Some(closing.close_time);
-        if let Some(decision) = &closing.decision {
-            proposal.decision = Some(decision.clone());
-        }
+        let proposal = closed(decode("proposal", &message)?, closing);
         sqlx::query(
             "UPDATE proposals SET state = ?2, close_time_ms = ?3, message = ?4 WHERE id = ?1",
         )

@@ -35,14 +35,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use accord_proto::names;
-use accord_proto::v1::{Ballot, ProposalState};
+use accord_proto::v1::Ballot;
 use prost::Message as _;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::Entry;
+use crate::closing::ensure_open;
 use crate::db_errors::db_err;
-use crate::records::{decode, millis, now, state_in_words};
+use crate::records::{decode, millis, now};
 use crate::{StoreError, StoreResult};
 
 /// The most ballots written in one transaction.
@@ -482,18 +483,10 @@ async fn write_batch(
                 state
             }
         };
-        match state {
-            None => results.push(Err(StoreError::NotFound {
-                kind: "proposal",
-                id: p.given_id.clone(),
-            })),
-            Some(state) if state != ProposalState::Open as i32 => {
-                results.push(Err(StoreError::ProposalClosed {
-                    id: p.proposal_id.to_string(),
-                    state: state_in_words(state),
-                }))
-            }
-            Some(_) => {
+        match state.map(|state| ensure_open(p.proposal_id, state)) {
+            None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
+            Some(Err(closed)) => results.push(Err(closed)),
+            Some(Ok(())) => {
                 sequence += 1;
                 let mut ballot = p.ballot.clone();
                 ballot.name = format!("{}/{}/ballots/{sequence}", names::PROPOSALS, p.proposal_id);
