@@ -274,29 +274,36 @@ mod tests {
     /// The statements are those the store wrote before they were generated.
     #[test]
     fn row_statements_are_unchanged() {
-        assert_eq!(
-            row_sql::<Member>(Write::Create),
-            "INSERT INTO members (code, status, message) VALUES (?1, ?2, ?3)"
-        );
-        assert_eq!(
-            row_sql::<Member>(Write::Update),
-            "UPDATE members SET status = ?2, message = ?3 WHERE code = ?1"
-        );
-        assert_eq!(
-            row_sql::<Partner>(Write::Create),
-            "INSERT INTO partners (code, category, participation, message) VALUES (?1, ?2, ?3, ?4)"
-        );
-        assert_eq!(
-            row_sql::<Partner>(Write::Update),
-            "UPDATE partners SET category = ?2, participation = ?3, message = ?4 WHERE code = ?1"
-        );
-        assert_eq!(
-            row_sql::<Mission>(Write::Create),
-            "INSERT INTO missions (id, status, area, message) VALUES (?1, ?2, ?3, ?4)"
-        );
-        assert_eq!(
-            row_sql::<Mission>(Write::Update),
-            "UPDATE missions SET status = ?2, area = ?3, message = ?4 WHERE id = ?1"
-        );
+        let cases = [
+            (
+                row_sql::<Member>(Write::Create),
+                "INSERT INTO members (code, status, message) VALUES (?1, ?2, ?3)",
+            ),
+            (
+                row_sql::<Member>(Write::Update),
+                "UPDATE members SET status = ?2, message = ?3 WHERE code = ?1",
+            ),
+            (
+                row_sql::<Partner>(Write::Create),
+                "INSERT INTO partners (code, category, participation, message) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            ),
+            (
+                row_sql::<Partner>(Write::Update),
+                "UPDATE partners SET category = ?2, participation = ?3, message = ?4 \
+                 WHERE code = ?1",
+            ),
+            (
+                row_sql::<Mission>(Write::Create),
+                "INSERT INTO missions (id, status, area, message) VALUES (?1, ?2, ?3, ?4)",
+            ),
+            (
+                row_sql::<Mission>(Write::Update),
+                "UPDATE missions SET status = ?2, area = ?3, message = ?4 WHERE id = ?1",
+            ),
+        ];
+        for (generated, written_before) in cases {
+            assert_eq!(generated, written_before);
+        }
     }
 }
