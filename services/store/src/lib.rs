@@ -7,7 +7,12 @@
 //! written); the server validates requests before calling it.
 #![forbid(unsafe_code)]
 
+mod audit;
+mod closing;
 pub mod dataset;
+mod db_errors;
+mod paging;
+mod records;
 pub mod sqlite;
 
 use accord_proto::v1::{

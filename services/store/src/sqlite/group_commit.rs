@@ -35,12 +35,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use accord_proto::names;
-use accord_proto::v1::{Ballot, ProposalState};
+use accord_proto::v1::Ballot;
 use prost::Message as _;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ballot_audit_detail, db_err, decode, millis, now, state_in_words};
+use crate::audit::Entry;
+use crate::closing::ensure_open;
+use crate::db_errors::db_err;
+use crate::records::{decode, millis, now};
 use crate::{StoreError, StoreResult};
 
 /// The most ballots written in one transaction.
@@ -480,18 +483,10 @@ async fn write_batch(
                 state
             }
         };
-        match state {
-            None => results.push(Err(StoreError::NotFound {
-                kind: "proposal",
-                id: p.given_id.clone(),
-            })),
-            Some(state) if state != ProposalState::Open as i32 => {
-                results.push(Err(StoreError::ProposalClosed {
-                    id: p.proposal_id.to_string(),
-                    state: state_in_words(state),
-                }))
-            }
-            Some(_) => {
+        match state.map(|state| ensure_open(p.proposal_id, state)) {
+            None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
+            Some(Err(closed)) => results.push(Err(closed)),
+            Some(Ok(())) => {
                 sequence += 1;
                 let mut ballot = p.ballot.clone();
                 ballot.name = format!("{}/{}/ballots/{sequence}", names::PROPOSALS, p.proposal_id);
@@ -527,13 +522,16 @@ async fn write_batch(
         let time = now();
         let mut audit: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) ");
-        audit.push_values(&rows, |mut values, row| {
+        let entries = rows
+            .iter()
+            .map(|row| Entry::ballot(row.proposal_id, &row.ballot));
+        audit.push_values(entries, |mut values, entry| {
             values
                 .push_bind(time.seconds)
                 .push_bind(time.nanos)
-                .push_bind("ballot")
-                .push_bind(names::name(names::PROPOSALS, &row.proposal_id.to_string()))
-                .push_bind(ballot_audit_detail(&row.ballot));
+                .push_bind(entry.kind)
+                .push_bind(entry.subject)
+                .push_bind(entry.detail);
         });
         audit.build().execute(&mut *tx).await.map_err(db_err)?;
     }
