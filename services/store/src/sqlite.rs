@@ -37,7 +37,7 @@ use sqlx::sqlite::{
 
 pub use self::group_commit::GroupCommitStats;
 use self::group_commit::{BallotWriter, WriterConnection};
-use self::rows::{Arg, Listing, apply_effect, audit, write_row};
+use self::rows::{Arg, Listing, Rows, apply_effect, audit, write_row};
 
 use crate::audit::Entry;
 use crate::closing::{closed, ensure_closing_state, ensure_fresh, ensure_open};
@@ -60,9 +60,8 @@ const MAX_CONNECTIONS: u32 = 4;
 
 /// The SQLite store. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
 pub struct SqliteStore {
-    pool: SqlitePool,
-    /// Page tokens, checked with a key random per database (from `store_meta`).
-    tokens: PageTokens,
+    /// The pool and page tokens the generic paths ([`rows`]) work with.
+    rows: Rows,
     /// The group-commit writer of ballots.
     ballots: BallotWriter,
 }
@@ -127,15 +126,17 @@ impl SqliteStore {
         };
         tracing::debug!(url, "opened SQLite store");
         Ok(SqliteStore {
-            pool,
-            tokens: PageTokens::new(token_key),
+            rows: Rows {
+                pool,
+                tokens: PageTokens::new(token_key),
+            },
             ballots: BallotWriter::start(writer),
         })
     }
 
     /// The connection pool, for diagnostics and tests.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.rows.pool
     }
 
     /// What the ballot writer (group commit) has done since the store was opened.
@@ -143,20 +144,12 @@ impl SqliteStore {
         self.ballots.stats()
     }
 
-    /// Starts a write transaction that holds the write lock from its first statement.
-    async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)
-    }
-
     /// The id of an existing proposal, or NotFound.
     async fn existing_proposal(&self, proposal_id: &str) -> StoreResult<i64> {
         let id = proposal_key(proposal_id)?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM proposals WHERE id = ?1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.rows.pool)
             .await
             .map_err(db_err)?;
         exists.ok_or_else(|| StoreError::not_found("proposal", proposal_id))
@@ -171,7 +164,7 @@ const PROPOSAL_FILTER: &str = "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kin
 #[async_trait]
 impl Store for SqliteStore {
     async fn seed_if_empty(&self) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.rows.write_tx().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
             .fetch_one(&mut *tx)
             .await
@@ -210,23 +203,25 @@ impl Store for SqliteStore {
         status: Option<MemberStatus>,
         page: PageRequest,
     ) -> StoreResult<Page<Member>> {
-        self.list_records(status, page).await
+        self.rows.list_records(status, page).await
     }
 
     async fn get_member(&self, code: &str) -> StoreResult<Member> {
-        self.get(Member::TABLE, Arg::Text(Some(code)), code).await
+        self.rows
+            .get(Member::TABLE, Arg::Text(Some(code)), code)
+            .await
     }
 
     async fn create_member(&self, member: &Member) -> StoreResult<()> {
-        self.write_record(Write::Create, member).await
+        self.rows.write_record(Write::Create, member).await
     }
 
     async fn update_member(&self, member: &Member) -> StoreResult<()> {
-        self.write_record(Write::Update, member).await
+        self.rows.write_record(Write::Update, member).await
     }
 
     async fn all_members(&self) -> StoreResult<Vec<Member>> {
-        self.all(Member::TABLE, None).await
+        self.rows.all(Member::TABLE, None).await
     }
 
     async fn list_partners(
@@ -234,19 +229,21 @@ impl Store for SqliteStore {
         participation: Option<SummitParticipation>,
         page: PageRequest,
     ) -> StoreResult<Page<Partner>> {
-        self.list_records(participation, page).await
+        self.rows.list_records(participation, page).await
     }
 
     async fn get_partner(&self, code: &str) -> StoreResult<Partner> {
-        self.get(Partner::TABLE, Arg::Text(Some(code)), code).await
+        self.rows
+            .get(Partner::TABLE, Arg::Text(Some(code)), code)
+            .await
     }
 
     async fn create_partner(&self, partner: &Partner) -> StoreResult<()> {
-        self.write_record(Write::Create, partner).await
+        self.rows.write_record(Write::Create, partner).await
     }
 
     async fn update_partner(&self, partner: &Partner) -> StoreResult<()> {
-        self.write_record(Write::Update, partner).await
+        self.rows.write_record(Write::Update, partner).await
     }
 
     async fn list_missions(
@@ -254,19 +251,19 @@ impl Store for SqliteStore {
         status: Option<MissionStatus>,
         page: PageRequest,
     ) -> StoreResult<Page<Mission>> {
-        self.list_records(status, page).await
+        self.rows.list_records(status, page).await
     }
 
     async fn get_mission(&self, id: &str) -> StoreResult<Mission> {
-        self.get(Mission::TABLE, Arg::Text(Some(id)), id).await
+        self.rows.get(Mission::TABLE, Arg::Text(Some(id)), id).await
     }
 
     async fn create_mission(&self, mission: &Mission) -> StoreResult<()> {
-        self.write_record(Write::Create, mission).await
+        self.rows.write_record(Write::Create, mission).await
     }
 
     async fn update_mission(&self, mission: &Mission) -> StoreResult<()> {
-        self.write_record(Write::Update, mission).await
+        self.rows.write_record(Write::Update, mission).await
     }
 
     async fn create_proposal(
@@ -275,7 +272,7 @@ impl Store for SqliteStore {
         kind: ProposalKind,
         target: &str,
     ) -> StoreResult<Proposal> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.rows.write_tx().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO proposals (state, kind, target, sponsor, create_time_ms, deadline_ms, \
              close_time_ms, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, x'') RETURNING id",
@@ -304,7 +301,8 @@ impl Store for SqliteStore {
     }
 
     async fn get_proposal(&self, id: &str) -> StoreResult<Proposal> {
-        self.get(PROPOSALS, Arg::Int(Some(proposal_key(id)?)), id)
+        self.rows
+            .get(PROPOSALS, Arg::Int(Some(proposal_key(id)?)), id)
             .await
     }
 
@@ -328,11 +326,12 @@ impl Store for SqliteStore {
                 Arg::Text(target),
             ],
         };
-        self.list(listing, page).await
+        self.rows.list(listing, page).await
     }
 
     async fn open_proposals(&self) -> StoreResult<Vec<Proposal>> {
-        self.all(PROPOSALS, Some(("state", ProposalState::Open as i32)))
+        self.rows
+            .all(PROPOSALS, Some(("state", ProposalState::Open as i32)))
             .await
     }
 
@@ -355,7 +354,7 @@ impl Store for SqliteStore {
             filter: "proposal_id = ?1",
             args: vec![Arg::Int(Some(id))],
         };
-        self.list(listing, page).await
+        self.rows.list(listing, page).await
     }
 
     async fn last_ballots(&self, proposal_id: &str) -> StoreResult<Vec<Ballot>> {
@@ -370,7 +369,7 @@ impl Store for SqliteStore {
     async fn close_proposal(&self, proposal_id: &str, closing: &Closing) -> StoreResult<Proposal> {
         let id = proposal_key(proposal_id)?;
         ensure_closing_state(id, closing)?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.rows.write_tx().await?;
         let row: Option<(i32, Vec<u8>)> =
             sqlx::query_as("SELECT state, message FROM proposals WHERE id = ?1")
                 .bind(id)
@@ -450,13 +449,13 @@ impl Store for SqliteStore {
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.rows.pool)
             .await
             .map_err(db_err)
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.rows.write_tx().await?;
         sqlx::query(
             "INSERT INTO settings (key, value, update_time_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
@@ -479,7 +478,7 @@ impl Store for SqliteStore {
         )
         .bind(after_sequence)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.rows.pool)
         .await
         .map_err(db_err)?;
         Ok(rows
@@ -499,16 +498,16 @@ impl Store for SqliteStore {
     async fn close(&self) {
         // Ballots already queued are written first; later ones fail.
         self.ballots.stop().await;
-        if self.pool.is_closed() {
+        if self.rows.pool.is_closed() {
             return;
         }
         // Fold the WAL back into the database file so that it is complete on its own.
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+            .execute(&self.rows.pool)
             .await
         {
             tracing::warn!(error = %e, "WAL checkpoint on close failed");
         }
-        self.pool.close().await;
+        self.rows.pool.close().await;
     }
 }

@@ -13,18 +13,14 @@ use accord_proto::v1::{
     proposal::Action,
 };
 use accord_store::{AuditEntry, Closing, PageRequest, SqliteStore, Store, StoreError};
+use accord_test_support::database::TempSqlite;
 use prost_types::Timestamp;
-use tempfile::TempDir;
 
 const MEMBERS: [&str; 8] = ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"];
 
-fn db_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("accord.db").display())
-}
-
-async fn seeded_store() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&db_url(&dir)).await.unwrap();
+async fn seeded_store() -> (TempSqlite, SqliteStore) {
+    let dir = TempSqlite::new();
+    let store = SqliteStore::open(&dir.url()).await.unwrap();
     assert!(store.seed_if_empty().await.unwrap());
     (dir, store)
 }
@@ -134,7 +130,7 @@ async fn concurrent_ballots_are_batched_all_acknowledged_and_durable() {
     // Dropped without closing, then reopened: every acknowledged ballot is there, as
     // acknowledged, with its audit entry, in one unbroken sequence.
     drop(store);
-    let store = SqliteStore::open(&db_url(&dir)).await.unwrap();
+    let store = SqliteStore::open(&dir.url()).await.unwrap();
     let stored = store.list_ballots(&id, everything()).await.unwrap().items;
     let by_name: HashMap<&str, &Ballot> = stored.iter().map(|b| (b.name.as_str(), b)).collect();
     for b in &acked {
@@ -395,8 +391,8 @@ async fn crash_durability_with_concurrent_ballots() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = db_url(&dir);
+    let dir = TempSqlite::new();
+    let url = dir.url();
     {
         let store = SqliteStore::open(&url).await.unwrap();
         create_motion(&store, 1).await;

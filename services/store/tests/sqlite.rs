@@ -14,23 +14,18 @@ use accord_proto::v1::{
 use accord_store::{
     AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, SqliteStore, Store, StoreError,
 };
+use accord_test_support::database::TempSqlite;
 use prost_types::Timestamp;
-use tempfile::TempDir;
-
-/// A database URL in `dir`.
-fn db_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("accord.db").display())
-}
 
 /// A new store on a new file.
-async fn new_store() -> (TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&db_url(&dir)).await.unwrap();
+async fn new_store() -> (TempSqlite, SqliteStore) {
+    let dir = TempSqlite::new();
+    let store = SqliteStore::open(&dir.url()).await.unwrap();
     (dir, store)
 }
 
 /// A new store on a new file, seeded with the dataset.
-async fn seeded_store() -> (TempDir, SqliteStore) {
+async fn seeded_store() -> (TempSqlite, SqliteStore) {
     let (dir, store) = new_store().await;
     assert!(store.seed_if_empty().await.unwrap());
     (dir, store)
@@ -1308,8 +1303,8 @@ async fn a_close_based_on_stale_ballots_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn everything_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = db_url(&dir);
+    let dir = TempSqlite::new();
+    let url = dir.url();
     let store = SqliteStore::open(&url).await.unwrap();
     store.seed_if_empty().await.unwrap();
     let p1 = create(&store, resize_kfor()).await;
@@ -1456,8 +1451,8 @@ async fn crash_durability() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = db_url(&dir);
+    let dir = TempSqlite::new();
+    let url = dir.url();
     {
         let store = SqliteStore::open(&url).await.unwrap();
         create(&store, end_nmi()).await;

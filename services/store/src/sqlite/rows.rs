@@ -9,17 +9,31 @@
 //! so its tokens are checked the same way whatever it lists.
 
 use prost::Message;
-use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow};
 
-use super::SqliteStore;
 use crate::audit::Entry;
 use crate::db_errors::{db_err, found, write_err};
-use crate::paging::{Order, PageKey, scope};
+use crate::paging::{Order, PageKey, PageTokens, scope};
 use crate::records::{Record, Table, Write, decode, now};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
-impl SqliteStore {
+/// The database's connection pool and its page tokens: what the generic paths need.
+pub(super) struct Rows {
+    pub(super) pool: SqlitePool,
+    /// Page tokens, checked with a key random per database (from `store_meta`).
+    pub(super) tokens: PageTokens,
+}
+
+impl Rows {
+    /// Starts a write transaction that holds the write lock from its first statement.
+    pub(super) async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
     /// One page of a keyset listing (see [`paging`](crate::paging)): the matching rows beyond
     /// the page token's key, in the listing's order, and how many match in all, read in one
     /// transaction.
