@@ -15,6 +15,7 @@
 //!   attributes ([`model::default_susceptibility`]).
 #![forbid(unsafe_code)]
 
+pub mod influence;
 pub mod model;
 
 use std::collections::HashMap;
