@@ -1,7 +1,13 @@
 //! The `pressure` policy: a lead nation (the United States by default) presses the members whose
 //! ballot differs from its own, and concessions spread as a threshold cascade (Granovetter).
 //!
-//! The model itself is in [`model`], free of protocol types, with its formulas; this module reads
+//! With `model = friedkin_johnsen` it works on positions instead (an end date, a ceiling): each
+//! member moves towards the lead's position at the Friedkin–Johnsen equilibrium of a network built
+//! from measurable ties ([`influence`], read from the request in `equilibrium.rs`), and the
+//! decision names who still blocks the proposal as tabled and the smallest pressure at which the
+//! last blocker gives way.
+//!
+//! The cascade itself is in [`model`], free of protocol types, with its formulas; this module reads
 //! a [`DecisionRequest`] into a [`model::Scenario`], runs it (Monte Carlo or mean field) and writes
 //! the [`Decision`]. It is a scenario tool: its assumptions are stated, not validated. See
 //! docs/policies.md (section "pressure") for the model, every parameter and what is reported.
