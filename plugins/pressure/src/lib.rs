@@ -1,7 +1,13 @@
 //! The `pressure` policy: a lead nation (the United States by default) presses the members whose
 //! ballot differs from its own, and concessions spread as a threshold cascade (Granovetter).
 //!
-//! The model itself is in [`model`], free of protocol types, with its formulas; this module reads
+//! With `model = friedkin_johnsen` it works on positions instead (an end date, a ceiling): each
+//! member moves towards the lead's position at the Friedkin–Johnsen equilibrium of a network built
+//! from measurable ties ([`influence`], read from the request in `equilibrium.rs`), and the
+//! decision names who still blocks the proposal as tabled and the smallest pressure at which the
+//! last blocker gives way.
+//!
+//! The cascade itself is in [`model`], free of protocol types, with its formulas; this module reads
 //! a [`DecisionRequest`] into a [`model::Scenario`], runs it (Monte Carlo or mean field) and writes
 //! the [`Decision`]. It is a scenario tool: its assumptions are stated, not validated. See
 //! docs/policies.md (section "pressure") for the model, every parameter and what is reported.
@@ -15,6 +21,8 @@
 //!   attributes ([`model::default_susceptibility`]).
 #![forbid(unsafe_code)]
 
+mod equilibrium;
+pub mod influence;
 pub mod model;
 
 use std::collections::HashMap;
@@ -23,7 +31,7 @@ use accord_policy_sdk::proto::{
     Choice, Decision, DecisionRequest, MemberResult, MemberStatus, Outcome, ParameterSpec,
     ParameterType, PolicyDescriptor,
 };
-use accord_policy_sdk::request::{Electorate, Parameters, deadline_passed, member_name};
+use accord_policy_sdk::request::{Electorate, Parameters, Voter, deadline_passed, member_name};
 use accord_policy_sdk::{DecisionPolicy, PolicyError};
 
 use model::{Ally, BaseRule, Dynamics, Forecast, MonteCarlo, Profile, Scenario, Stance};
@@ -87,6 +95,67 @@ fn verb(stance: Stance) -> &'static str {
     }
 }
 
+/// A probability for a person: never a bare `0.000` for a positive value. Values in
+/// [0.001, 0.999] get three decimals; smaller ones two significant digits (`3.2e-7`); larger
+/// ones their distance from 1 (`1 − 4.0e-6`); exactly 0 and 1 are written `0` and `1`.
+pub fn format_probability(p: f64) -> String {
+    if p <= 0.0 {
+        "0".to_string()
+    } else if p >= 1.0 {
+        "1".to_string()
+    } else if p < 0.001 {
+        format!("{p:.1e}")
+    } else if p > 0.999 {
+        format!("1 − {:.1e}", 1.0 - p)
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// A pressure for a person: `> 0` for "any positive pressure", `∞` for none, else the number.
+pub fn format_pressure(p: f64, open: bool) -> String {
+    if open && p == 0.0 {
+        "> 0 (any positive pressure)".to_string()
+    } else if p.is_infinite() {
+        "∞".to_string()
+    } else {
+        let text = format!("{p:.4}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Standard error of a Monte Carlo estimate `p` from `trials` independent trials,
+/// `√(p(1 − p)/trials)`.
+pub fn standard_error(p: f64, trials: u64) -> f64 {
+    if trials == 0 {
+        return 0.0;
+    }
+    (p * (1.0 - p) / trials as f64).max(0.0).sqrt()
+}
+
+/// A Monte Carlo estimate with its standard error; an estimate of 0 (or 1) from `n` trials also
+/// gets the 95 % bound of the rule of three (`3/n`), since its standard error is 0.
+pub fn format_estimate(p: f64, trials: u64) -> String {
+    let hits = (p * trials as f64).round() as u64;
+    if hits == 0 {
+        format!(
+            "0 of {trials} trials (below {} at 95 %)",
+            format_probability(3.0 / trials as f64)
+        )
+    } else if hits == trials {
+        format!(
+            "{trials} of {trials} trials (above 1 − {:.1e} at 95 %)",
+            3.0 / trials as f64
+        )
+    } else {
+        format!(
+            "{} ± {:.1e} (standard error, {trials} trials)",
+            format_probability(p),
+            standard_error(p, trials)
+        )
+    }
+}
+
 fn integer_in(params: &Parameters, name: &str, min: i64, max: i64) -> Result<i64, PolicyError> {
     let v = params.integer(name);
     if v < min || v > max {
@@ -108,6 +177,10 @@ struct Settings {
     default_salience: f64,
     rule: BaseRule,
     rule_name: &'static str,
+    /// `model = friedkin_johnsen` (positions) rather than the threshold cascade (choices).
+    friedkin_johnsen: bool,
+    /// For Friedkin–Johnsen: acceptable distance as a share of the range of positions.
+    tolerance: f64,
 }
 
 impl Settings {
@@ -141,6 +214,8 @@ impl Settings {
             default_salience: params.number_in("default_salience", 0.0, 1.0)?,
             rule,
             rule_name,
+            friedkin_johnsen: params.choice("model") == "friedkin_johnsen",
+            tolerance: params.number_in("tolerance", 0.0, 1.0)?,
         })
     }
 }
@@ -151,6 +226,77 @@ struct Reading<'a> {
     codes: Vec<&'a str>,
     cast: Vec<Choice>,
     lead_index: usize,
+}
+
+/// Checks the `susceptibility` overrides: known members, values in [0, 1].
+fn check_overrides(
+    request: &DecisionRequest,
+    overrides: &std::collections::BTreeMap<String, f64>,
+) -> Result<(), PolicyError> {
+    for (code, value) in overrides {
+        if !request.members.iter().any(|m| &m.code == code) {
+            return Err(PolicyError::parameter(
+                "susceptibility",
+                format!("the request has no member {code}"),
+            ));
+        }
+        if !(0.0..=1.0).contains(value) {
+            return Err(PolicyError::parameter(
+                "susceptibility",
+                format!("{code}={value} is outside [0, 1]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A member's resistance: its ballot's salience, or `default_salience`.
+fn resistance(voter: &Voter<'_>, default_salience: f64) -> Result<f64, PolicyError> {
+    match voter.salience() {
+        Some(s) if s.is_finite() && (0.0..=1.0).contains(&s) => Ok(s),
+        Some(s) => Err(PolicyError::InvalidRequest(format!(
+            "the ballot of {} has salience {s}, outside [0, 1]",
+            voter.code
+        ))),
+        None => Ok(default_salience),
+    }
+}
+
+/// The measurable ties to the lead that make a member's susceptibility.
+struct Ties {
+    lead_gdp: Option<f64>,
+    lead_is_us: bool,
+}
+
+impl Ties {
+    fn new(lead: &accord_policy_sdk::proto::Member, lead_code: &str) -> Self {
+        Ties {
+            lead_gdp: lead.attributes.get("gdp_usd_bn").copied(),
+            lead_is_us: lead_code == "USA",
+        }
+    }
+
+    /// The member's `susceptibility` override, or the default from its attributes
+    /// ([`model::default_susceptibility`]).
+    fn susceptibility(
+        &self,
+        voter: &Voter<'_>,
+        overrides: &std::collections::BTreeMap<String, f64>,
+    ) -> f64 {
+        match overrides.get(voter.code) {
+            Some(s) => *s,
+            None => {
+                let profile = Profile {
+                    us_troops_hosted: voter.attribute("us_troops_hosted"),
+                    armed_forces_personnel_thousands: voter
+                        .attribute("armed_forces_personnel_thousands"),
+                    defence_pct_gdp: voter.attribute("defence_pct_gdp"),
+                    gdp_usd_bn: voter.attribute("gdp_usd_bn"),
+                };
+                model::default_susceptibility(&profile, self.lead_gdp, self.lead_is_us).value
+            }
+        }
+    }
 }
 
 fn read_request<'a>(
@@ -192,52 +338,14 @@ fn read_request<'a>(
             )));
         }
     };
-    for (code, value) in overrides {
-        if !request.members.iter().any(|m| &m.code == code) {
-            return Err(PolicyError::parameter(
-                "susceptibility",
-                format!("the request has no member {code}"),
-            ));
-        }
-        if !(0.0..=1.0).contains(value) {
-            return Err(PolicyError::parameter(
-                "susceptibility",
-                format!("{code}={value} is outside [0, 1]"),
-            ));
-        }
-    }
-
-    let lead_gdp = lead_member.attributes.get("gdp_usd_bn").copied();
-    let lead_is_us = lead_code == "USA";
+    check_overrides(request, overrides)?;
+    let ties = Ties::new(lead_member, lead_code);
     let mut allies = Vec::with_capacity(voters.len());
     for voter in voters {
-        let resistance = match voter.salience() {
-            Some(s) if s.is_finite() && (0.0..=1.0).contains(&s) => s,
-            Some(s) => {
-                return Err(PolicyError::InvalidRequest(format!(
-                    "the ballot of {} has salience {s}, outside [0, 1]",
-                    voter.code
-                )));
-            }
-            None => settings.default_salience,
-        };
-        let susceptibility = match overrides.get(voter.code) {
-            Some(s) => *s,
-            None => {
-                let profile = Profile {
-                    us_troops_hosted: voter.attribute("us_troops_hosted"),
-                    armed_forces_personnel_thousands: voter
-                        .attribute("armed_forces_personnel_thousands"),
-                    defence_pct_gdp: voter.attribute("defence_pct_gdp"),
-                    gdp_usd_bn: voter.attribute("gdp_usd_bn"),
-                };
-                model::default_susceptibility(&profile, lead_gdp, lead_is_us).value
-            }
-        };
         allies.push(Ally {
             stance: stance(voter.choice()),
-            susceptibility,
-            resistance,
+            susceptibility: ties.susceptibility(voter, overrides),
+            resistance: resistance(voter, settings.default_salience)?,
         });
     }
     Ok(Reading {
@@ -266,6 +374,7 @@ fn explain(
     settings: &Settings,
     seed: u64,
     forecast: &Forecast,
+    mean_field: Option<&Forecast>,
     outcome: Outcome,
 ) -> Vec<String> {
     let sc = &reading.scenario;
@@ -336,9 +445,18 @@ fn explain(
         });
         for &i in &dissenters {
             let a = &sc.allies[i];
+            let p = forecast.concede_probability[i];
+            let estimate = match mean_field {
+                Some(m) => format!(
+                    "{}; mean field {}",
+                    format_estimate(p, forecast.trials),
+                    format_probability(m.concede_probability[i])
+                ),
+                None => format_probability(p),
+            };
             lines.push(format!(
-                "{}: susceptibility {:.2}, resistance {:.2} → concedes with probability {:.2}",
-                codes[i], a.susceptibility, a.resistance, forecast.concede_probability[i]
+                "{}: susceptibility {:.2}, resistance {:.2} → concedes with probability {estimate}",
+                codes[i], a.susceptibility, a.resistance
             ));
         }
         lines.push(format!(
@@ -360,18 +478,25 @@ fn explain(
             .iter()
             .map(|&i| {
                 format!(
-                    "{} ({:.2} of holding out)",
+                    "{} ({} of holding out)",
                     codes[i],
-                    1.0 - forecast.concede_probability[i]
+                    format_probability(1.0 - forecast.concede_probability[i])
                 )
             })
             .collect();
         format!("; most likely holdouts: {}", list.join(", "))
     };
+    let adoption = match mean_field {
+        Some(m) => format!(
+            "Monte Carlo {}; mean field (members independent) {}",
+            format_estimate(forecast.adoption_probability, forecast.trials),
+            format_probability(m.adoption_probability)
+        ),
+        None => format_probability(forecast.adoption_probability),
+    };
     lines.push(format!(
-        "Probability of adoption under {}{quota}: {:.3} → {}{holdout_text}.",
+        "Probability of adoption under {}{quota}: {adoption} → {}{holdout_text}.",
         settings.rule_name,
-        forecast.adoption_probability,
         if outcome == Outcome::Adopted {
             "adopted"
         } else {
@@ -424,28 +549,36 @@ impl DecisionPolicy for PressurePolicy {
                     "pressure",
                     Number,
                     "1.0",
-                    "Strength of the lead's pressure (≥ 0): multiplies each dissenter's \
-                     susceptibility in its pull.",
+                    "Strength of the lead's pressure, dimensionless, ≥ 0: multiplies each \
+                     member's susceptibility. Calibration (a stated assumption, not fitted): at 1 \
+                     a dissenter with susceptibility s and resistance r concedes alone with \
+                     probability s(1 − r) per cascade; in `friedkin_johnsen` the influence weight \
+                     is min(1, pressure × s).",
                 ),
                 param(
                     "spread",
                     Number,
                     "0.5",
-                    "Weight (≥ 0) of the share of dissenters that have already conceded in the \
-                     pull on the others (the cascade); 0 turns the cascade off.",
+                    "Weight (≥ 0, probability per unit share) of the share of dissenters that \
+                     have already conceded in the pull on the others: at 0.5, all others having \
+                     conceded adds 0.5 × (1 − r) to a dissenter's probability of conceding. 0 \
+                     turns the cascade off. Not used by `friedkin_johnsen`.",
                 ),
                 param(
                     "default_salience",
                     Number,
                     "0.5",
-                    "Resistance, 0 to 1, of a member whose ballot gives no salience.",
+                    "Salience, 0 to 1, of a member whose ballot gives none: its resistance in \
+                     the cascade, its stubbornness in `friedkin_johnsen` (0.5: keeps half of its \
+                     distance from the lead at full influence).",
                 ),
                 param(
                     "susceptibility",
                     MemberNumbers,
                     "",
-                    "Per-member susceptibility, 0 to 1, overriding the default computed from \
-                     the member's attributes, e.g. `DEU=0.2,FRA=0.1`.",
+                    "Per-member susceptibility (tie to the lead), 0 to 1, overriding the \
+                     default 0.5 × troop dependence + 0.3 × spending gap to 2 % + 0.2 × economic \
+                     smallness (docs/policies.md), e.g. `DEU=0.2,FRA=0.1`.",
                 ),
                 param(
                     "max_rounds",
@@ -469,6 +602,23 @@ impl DecisionPolicy for PressurePolicy {
                     "For `qualified_majority`: the fraction of eligible members, above 0 and at \
                      most 1, that must support.",
                 ),
+                choice_param(
+                    "model",
+                    "cascade",
+                    &["cascade", "friedkin_johnsen"],
+                    "`cascade`: ballots (support, object, abstain) and a Granovetter threshold \
+                     cascade of concessions; `friedkin_johnsen`: positions (dates or amounts) \
+                     pulled towards the lead's at the Friedkin–Johnsen equilibrium, and who still \
+                     blocks the proposal as tabled.",
+                ),
+                param(
+                    "tolerance",
+                    Number,
+                    "0.1",
+                    "For `friedkin_johnsen`: a member accepts when its equilibrium position lies \
+                     within this share (0 to 1) of the range of the initial positions (the \
+                     lead's and the tabled value included) of the tabled value.",
+                ),
             ],
         }
     }
@@ -477,6 +627,14 @@ impl DecisionPolicy for PressurePolicy {
         let params = Parameters::resolve(&self.descriptor(), &request.parameters)?;
         let settings = Settings::read(&params)?;
         let electorate = Electorate::new(request)?;
+        if settings.friedkin_johnsen {
+            return equilibrium::decide(
+                request,
+                &electorate,
+                &settings,
+                params.member_numbers("susceptibility"),
+            );
+        }
         let reading = read_request(
             request,
             &electorate,
@@ -553,7 +711,21 @@ impl DecisionPolicy for PressurePolicy {
                 metrics,
             });
         }
-        let explanation = explain(&reading, &settings, request.seed, &forecast, outcome);
+        // Monte Carlo estimates are reported next to the mean field, so that a small probability
+        // estimated as 0 from the trials is seen next to its deterministic value.
+        let mean_field = if settings.monte_carlo {
+            Some(reading.scenario.deterministic().map_err(model_error)?)
+        } else {
+            None
+        };
+        let explanation = explain(
+            &reading,
+            &settings,
+            request.seed,
+            &forecast,
+            mean_field.as_ref(),
+            outcome,
+        );
         Ok(Decision {
             outcome: outcome as i32,
             settled: deadline_passed(request),
@@ -570,6 +742,17 @@ impl DecisionPolicy for PressurePolicy {
                 ("expected_rounds".to_string(), forecast.expected_rounds),
                 ("trials".to_string(), forecast.trials as f64),
                 ("dissenters".to_string(), forecast.dissenters() as f64),
+                (
+                    "adoption_probability_standard_error".to_string(),
+                    standard_error(forecast.adoption_probability, forecast.trials),
+                ),
+                (
+                    "adoption_probability_mean_field".to_string(),
+                    mean_field
+                        .as_ref()
+                        .unwrap_or(&forecast)
+                        .adoption_probability,
+                ),
             ]),
             adoption_probability: Some(forecast.adoption_probability),
             likely_holdouts: forecast

@@ -69,7 +69,9 @@ fn descriptor_is_valid_and_documented() {
             "susceptibility",
             "max_rounds",
             "base_rule",
-            "base_quota"
+            "base_quota",
+            "model",
+            "tolerance"
         ]
     );
 }
@@ -448,4 +450,185 @@ fn default_susceptibility_uses_the_member_attributes() {
     assert!((s - 0.5).abs() < 1e-12, "{s}");
     // pull = (1 − 0.5) · 1 · 0.5.
     assert!((result(&d, "AAA").metrics["concede_probability"] - 0.25).abs() < 1e-12);
+}
+
+mod probabilities {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn small_and_large_probabilities_are_written_honestly() {
+        assert_eq!(format_probability(0.0), "0");
+        assert_eq!(format_probability(1.0), "1");
+        assert_eq!(format_probability(0.25), "0.250");
+        assert_eq!(format_probability(4.3e-7), "4.3e-7");
+        assert_eq!(format_probability(1.0 - 4.0e-6), "1 − 4.0e-6");
+        assert_eq!(
+            format_estimate(0.0, 100_000),
+            "0 of 100000 trials (below 3.0e-5 at 95 %)"
+        );
+        assert_eq!(
+            format_estimate(6.0e-5, 100_000),
+            "6.0e-5 ± 2.4e-5 (standard error, 100000 trials)"
+        );
+        assert!((standard_error(0.5, 100) - 0.05).abs() < 1e-15);
+    }
+
+    proptest! {
+        #[test]
+        fn a_positive_probability_is_never_written_as_zero(p in 1e-300f64..1.0) {
+            let text = format_probability(p);
+            prop_assert!(text != "0" && !text.starts_with("0.000"), "{p} → {text}");
+            let text = format_probability(1.0 - p);
+            prop_assert!(1.0 - p >= 1.0 || text != "1", "{p} → {text}");
+        }
+    }
+
+    #[test]
+    fn monte_carlo_reports_the_mean_field_and_the_standard_error() {
+        let d = decide(&sample_request(42)).unwrap();
+        let line = d
+            .explanation
+            .iter()
+            .find(|l| l.starts_with("Probability of adoption"))
+            .unwrap();
+        assert!(line.contains("mean field"), "{line}");
+        assert!(!line.contains("0.000"), "{line}");
+        let a = d.adoption_probability.unwrap();
+        let se = d.metrics["adoption_probability_standard_error"];
+        assert!((se - standard_error(a, 100_000)).abs() < 1e-15);
+        let det = decide(&with(sample_request(42), &[("mode", "deterministic")])).unwrap();
+        assert_eq!(
+            d.metrics["adoption_probability_mean_field"],
+            det.adoption_probability.unwrap()
+        );
+        assert_eq!(det.metrics["adoption_probability_standard_error"], 0.0);
+    }
+}
+
+mod friedkin_johnsen {
+    use super::*;
+    use accord_policy_sdk::proto::{
+        Date, EndMission, Position, Proposal, position, proposal::Action,
+    };
+
+    fn day(year: i32, month: i32, day: i32) -> Option<Position> {
+        Some(Position {
+            value: Some(position::Value::Date(Date { year, month, day })),
+        })
+    }
+
+    /// USA tables an end date of 2026-09-30; DEU would rather end a year later (salience 0.05,
+    /// tie 0.5); FRA too (salience `fra_salience`, tie 0.2); POL agrees with the USA; LUX is silent.
+    fn request(fra_salience: f64, params: &[(&str, &str)]) -> DecisionRequest {
+        let mut ballots = vec![
+            ballot("USA", Choice::Support, Some(0.8)),
+            ballot("DEU", Choice::Object, Some(0.05)),
+            ballot("FRA", Choice::Object, Some(fra_salience)),
+            ballot("POL", Choice::Support, Some(0.3)),
+        ];
+        ballots[1].position = day(2027, 9, 30);
+        ballots[2].position = day(2027, 9, 30);
+        ballots[3].position = day(2026, 9, 30);
+        let r = DecisionRequest {
+            proposal: Some(Proposal {
+                sponsor: member_name("USA"),
+                action: Some(Action::EndMission(EndMission {
+                    mission: "missions/NMI".into(),
+                    end_date: Some(Date {
+                        year: 2026,
+                        month: 9,
+                        day: 30,
+                    }),
+                })),
+                ..Default::default()
+            }),
+            members: ["USA", "DEU", "FRA", "POL", "LUX"]
+                .iter()
+                .map(|c| member(c, &[]))
+                .collect(),
+            ballots,
+            ..Default::default()
+        };
+        let mut all = vec![
+            ("model", "friedkin_johnsen"),
+            ("susceptibility", "DEU=0.5,FRA=0.2,POL=0.3,LUX=0.4"),
+        ];
+        all.extend_from_slice(params);
+        with(r, &all)
+    }
+
+    #[test]
+    fn positions_move_to_the_closed_form_equilibrium() {
+        let d = decide(&request(0.9, &[])).unwrap();
+        // DEU: λ = 0.95, w = 0.5 → α = 0.475 / 0.525; 365 days away before.
+        let alpha = 0.475 / 0.525;
+        let deu = result(&d, "DEU");
+        let tabled = d.metrics["tabled"];
+        assert!(
+            (deu.metrics["equilibrium_position"] - (tabled + 365.0 * (1.0 - alpha))).abs() < 1e-9
+        );
+        assert_eq!(deu.metrics["influence_weight"], 0.5);
+        // Tolerance 0.1 × 365 days: DEU (34.8 days off) accepts, FRA (keeps 90 %) blocks.
+        assert!(!deu.blocker, "{:?}", d.explanation);
+        assert_eq!(d.blockers, ["members/FRA"]);
+        assert_eq!(d.outcome, Outcome::Rejected as i32);
+        assert!(!d.metrics.contains_key("smallest_pressure"));
+        assert!(
+            d.explanation
+                .iter()
+                .any(|l| l.starts_with("FRA:") && l.contains("no pressure brings it within reach")),
+            "{:#?}",
+            d.explanation
+        );
+        assert_eq!(result(&d, "LUX").counted_choice, Choice::Support as i32);
+        assert_eq!(d.adoption_probability, None);
+    }
+
+    #[test]
+    fn the_smallest_pressure_is_exact() {
+        // FRA now agrees to be pulled (salience 0.05, tie 0.2): it needs w = 0.4737 → p = 2.368.
+        let d = decide(&request(0.05, &[])).unwrap();
+        let needed = 0.9 * 0.05 / (0.95 * 0.1);
+        let p = d.metrics["smallest_pressure"];
+        assert!((p - needed / 0.2).abs() < 1e-9, "{p}");
+        assert!((result(&d, "DEU").metrics["give_way_pressure"] - needed / 0.5).abs() < 1e-9);
+        assert!(
+            d.explanation
+                .iter()
+                .any(|l| l.contains("the last to give way: FRA")),
+            "{:#?}",
+            d.explanation
+        );
+        assert_eq!(d.outcome, Outcome::Rejected as i32);
+        assert_eq!(d.likely_holdouts, ["members/FRA"]);
+        let above = (p * (1.0 + 1e-9)).to_string();
+        let d = decide(&request(0.05, &[("pressure", &above)])).unwrap();
+        assert_eq!(d.outcome, Outcome::Adopted as i32, "{:#?}", d.explanation);
+        let below = (p * 0.99).to_string();
+        let d = decide(&request(0.05, &[("pressure", &below)])).unwrap();
+        assert_eq!(d.blockers, ["members/FRA"]);
+    }
+
+    #[test]
+    fn an_objector_without_a_position_cannot_be_moved() {
+        let mut r = request(0.05, &[]);
+        r.ballots[2].position = None;
+        let d = decide(&r).unwrap();
+        assert_eq!(d.blockers, ["members/FRA"]);
+        assert!(!d.metrics.contains_key("smallest_pressure"));
+    }
+
+    #[test]
+    fn requests_without_positions_are_refused() {
+        let r = with(sample_request(1), &[("model", "friedkin_johnsen")]);
+        assert!(matches!(
+            decide(&r).unwrap_err(),
+            PolicyError::InvalidRequest(m) if m.contains("needs positions")
+        ));
+        assert!(matches!(
+            decide(&request(0.5, &[("tolerance", "1.5")])).unwrap_err(),
+            PolicyError::InvalidParameter { name, .. } if name == "tolerance"
+        ));
+    }
 }

@@ -7,6 +7,7 @@
 //!
 //! - [`DecisionPolicy`] and [`PolicyError`]: what a plugin author implements.
 //! - [`request`]: helpers to read a [`proto::DecisionRequest`] (parameters, electorate, deadline).
+//! - [`quantity`]: the quantity a proposal is about (a date or an amount) as one number.
 //! - [`abi`]: the boundary itself — the only module with `unsafe` code.
 //! - `host` feature: [`host`], the loader that opens, checks and calls libraries.
 //! - `testkit` feature: [`conformance`], checks a plugin author runs against a built library.
@@ -19,6 +20,7 @@ pub use prost;
 #[allow(unsafe_code)]
 pub mod abi;
 pub mod descriptor;
+pub mod quantity;
 pub mod request;
 pub mod selftest;
 
