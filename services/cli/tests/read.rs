@@ -255,3 +255,19 @@ fn help_describes_every_command() {
         assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
     }
 }
+
+#[test]
+fn health_reports_serving_and_fails_for_an_unknown_service() {
+    let s = server();
+    assert_eq!(s.accord(&["health"]).ok().trim(), "SERVING");
+    assert_eq!(s.json(&["health"])["status"], "SERVING");
+    assert_eq!(
+        s.accord(&["health", "--service", "accord.v1.ProposalService"])
+            .ok()
+            .trim(),
+        "SERVING"
+    );
+    // The standard health service answers NOT_FOUND for a service it does not know.
+    s.accord(&["health", "--service", "no.such.Service"])
+        .fails(1, "NOT_FOUND: ");
+}

@@ -1,4 +1,5 @@
-//! Logging: `tracing` with `RUST_LOG`-style filters (default `info`), human or JSON lines.
+//! Logging: `tracing` with `RUST_LOG`-style filters (default `info`): human lines on stderr, or
+//! JSON lines on stdout (where container runtimes collect them).
 
 use tracing_subscriber::EnvFilter;
 
@@ -7,11 +8,13 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. Call once, at start.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Human => builder.with_writer(std::io::stderr).init(),
+        LogFormat::Json => builder
+            .with_writer(std::io::stdout)
+            .json()
+            .with_current_span(true)
+            .init(),
     }
 }

@@ -96,6 +96,13 @@ pub enum Command {
     /// Load generator: drives the server with concurrent streams (health, GetMember,
     /// CastBallot, EvaluateProposal) and reports throughput and latency percentiles.
     Bench(bench::BenchArgs),
+    /// Asks the server's standard health service (grpc.health.v1) whether it is serving; exits
+    /// 0 when it is, 1 when it is not (for container health checks and scripts).
+    Health {
+        /// A service name, e.g. `accord.v1.ProposalService` [default: the whole server].
+        #[arg(long, default_value = "", value_name = "SERVICE")]
+        service: String,
+    },
 }
 
 /// Paging of list commands. Lists always follow `next_page_token` to the end; this only sets

@@ -3,6 +3,7 @@
 //! `next_page_token` to the end of a list.
 
 pub mod bench;
+pub mod health;
 pub mod members;
 pub mod missions;
 pub mod partners;
