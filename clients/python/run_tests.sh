@@ -7,7 +7,8 @@
 # the requirements are unchanged since the last install), generates Python stubs from
 # proto/accord/v1/*.proto into target/python-generated, and runs pytest on clients/python/tests.
 # Environment: PYTHON (interpreter used to create the venv, default python3), ACCORD_SERVER_BIN
-# (server binary, default target/debug/accord-server).
+# (server binary, default target/debug/accord-server), ACCORD_PY_TESTS (the test directory,
+# default clients/python/tests; deploy/tests/run.sh runs the container test with it).
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,4 +51,4 @@ mkdir -p "$gen"
 export PYTHONDONTWRITEBYTECODE=1
 export ACCORD_PY_GENERATED="$repo_root/$gen"
 export PYTHONPATH="$repo_root/$gen${PYTHONPATH:+:$PYTHONPATH}"
-exec "$venv/bin/python" -m pytest -p no:cacheprovider clients/python/tests "$@"
+exec "$venv/bin/python" -m pytest -p no:cacheprovider "${ACCORD_PY_TESTS:-clients/python/tests}" "$@"
