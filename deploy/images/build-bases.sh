@@ -6,7 +6,8 @@
 #   accord-base/debian:bookworm-slim  debian:bookworm-slim  debootstrap --variant=minbase bookworm
 #   accord-base/rust:bookworm         rust:1.95-bookworm    the above + gcc, libc6-dev, pkg-config and
 #                                                           this machine's Rust toolchain, laid out
-#                                                           as in the official image
+#                                                           as in the official image, trusting the
+#                                                           extra CA certificates this machine trusts
 #   accord-base/postgres:15           postgres:15-bookworm  Debian's postgresql-15, with an entry point
 #                                                           that honours POSTGRES_USER/PASSWORD/DB
 #   accord-base/nginx:bookworm        nginx (bookworm)      Debian's nginx, in the foreground
@@ -72,6 +73,10 @@ if ! have "$rust"; then
   for part in bin lib libexec etc; do
     [[ -e "$sysroot/$part" ]] && cp -a "$sysroot/$part" "$context/toolchain/"
   done
+  # The build fetches crates: it trusts the extra CA certificates this machine trusts (a
+  # TLS-inspecting egress proxy, for example), as the machine's own cargo does.
+  mkdir -p "$context/extra-ca"
+  cp /usr/local/share/ca-certificates/*.crt "$context/extra-ca/" 2>/dev/null || true
   cp "$here/rust/Dockerfile" "$context/Dockerfile"
   log "building $rust"
   docker build -q --build-arg BASE="$debian" -t "$rust" "$context" >/dev/null
