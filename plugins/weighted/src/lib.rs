@@ -1034,6 +1034,11 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
         }
         Some(Err(err)) => lines.push(format!("Power indices not computed: {err}.")),
     }
+    if let Some(Ok(p)) = e.power {
+        for note in &p.not_computed {
+            lines.push(format!("Not computed: {note}."));
+        }
+    }
     lines
 }
 

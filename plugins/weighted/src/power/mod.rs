@@ -65,6 +65,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use num_bigint::BigUint;
@@ -348,8 +349,13 @@ pub struct Options {
     pub indices: IndexSet,
     /// How to compute.
     pub method: MethodChoice,
-    /// Monte Carlo sample size (coalitions, and as many orderings).
+    /// Monte Carlo sample size (coalitions, and as many orderings), at most
+    /// `max_sample_work / n` (and at least 100): the size used is reported in
+    /// [`Method::MonteCarlo`].
     pub samples: u64,
+    /// The most player-steps a Monte Carlo estimate may take (samples × players), which keeps
+    /// the time of an estimate bounded however large the council.
+    pub max_sample_work: u64,
     /// Monte Carlo seed: the same seed gives the same estimates.
     pub seed: u64,
     /// The largest table an exact method may allocate, in bytes.
@@ -365,10 +371,19 @@ impl Default for Options {
             indices: IndexSet::ALL,
             method: MethodChoice::Auto,
             samples: 100_000,
+            max_sample_work: 20_000_000,
             seed: 0x5eed,
             max_table_bytes: MAX_TABLE_BYTES,
             max_enumeration_players: 22,
         }
+    }
+}
+
+impl Options {
+    /// The sample size used for `n` players.
+    pub fn effective_samples(&self, n: usize) -> u64 {
+        let budget = self.max_sample_work / (n.max(1) as u64);
+        self.samples.min(budget.max(100)).max(1)
     }
 }
 
@@ -469,6 +484,9 @@ pub struct PowerIndices {
     pub veto_players: Vec<usize>,
     /// Dummies: players that are never a swing (`None` when estimated).
     pub dummies: Option<Vec<usize>>,
+    /// Why an index that was asked for is missing (for example Deegan–Packel when the
+    /// minimal-winning-coalition table is too large and sampling cannot estimate it).
+    pub not_computed: Vec<String>,
 }
 
 /// Banzhaf, Shapley–Shubik and Coleman, exactly (the indices of the original weighted policy).
@@ -562,7 +580,8 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
     game.check()?;
     let n = game.players();
     let want = options.indices;
-    let sampled = || sampling::estimate(game, options.samples, options.seed, want);
+    let samples = options.effective_samples(n);
+    let sampled = || sampling::estimate(game, samples, options.seed, want);
     let fallback = |e: PowerError| -> Result<PowerIndices, PowerError> {
         match (options.method, &e) {
             (MethodChoice::Auto, PowerError::TooLarge { .. } | PowerError::TooManyPlayers(_)) => {
@@ -580,6 +599,7 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
     let bits = n as u32 + 1;
     let max = options.max_table_bytes;
     let mut sample_shapley = false;
+    let mut not_computed = Vec::new();
     let counts = if game.criteria.is_empty() {
         let t = Thresholds::new(game);
         let job = |by_size: bool| {
@@ -625,7 +645,8 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
             ) {
                 Ok(flat) => counts.minimal = Some(split_minimal(flat, n)),
                 Err(e) if options.method == MethodChoice::Exact => return Err(e),
-                Err(_) => {} // reported as not computed: minimal coalitions are not sampled
+                // Minimal winning coalitions are too rare among random coalitions to sample.
+                Err(e) => not_computed.push(format!("Deegan–Packel and Holler: {e}")),
             }
         }
         if want.johnston {
@@ -659,6 +680,12 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
             if options.method == MethodChoice::Exact && want.johnston {
                 return Err(PowerError::NotExact("Johnston"));
             }
+            if want.deegan_packel || want.holler {
+                not_computed.push(format!(
+                    "Deegan–Packel and Holler: {}",
+                    PowerError::NotExact("them")
+                ));
+            }
             match multi::counts(game, want.shapley_shubik, max) {
                 Ok(c) => c,
                 Err(e) => return fallback(e),
@@ -666,6 +693,7 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
         }
     };
     let mut p = finish(game, &counts, want);
+    p.not_computed = not_computed;
     // Shapley–Shubik and Johnston by sampling where no exact count was possible (Auto only).
     let sample_johnston = want.johnston && p.johnston.is_none();
     if sample_shapley || sample_johnston {
@@ -674,7 +702,7 @@ pub fn analyse(game: &Game, options: &Options) -> Result<PowerIndices, PowerErro
             johnston: sample_johnston,
             ..IndexSet::BANZHAF
         };
-        let estimated = sampling::estimate(game, options.samples, options.seed, only);
+        let estimated = sampling::estimate(game, samples, options.seed, only);
         if sample_shapley {
             p.shapley_shubik = estimated.shapley_shubik;
         }
@@ -713,17 +741,21 @@ pub(crate) fn finish(game: &Game, counts: &ExactCounts, want: IndexSet) -> Power
     let by_size = counts.swings_by_size.first().is_none_or(|c| c.len() == n);
     let shapley_shubik = (want.shapley_shubik && by_size).then(|| {
         let fact = factorials(n);
+        // Players with the same counts (equal weights) share one big-integer sum.
+        let mut memo: HashMap<&[BigUint], f64> = HashMap::new();
         Estimate::exact(
             counts
                 .swings_by_size
                 .iter()
                 .map(|c| {
-                    let num: BigUint = c
-                        .iter()
-                        .enumerate()
-                        .map(|(k, count)| count * &fact[k] * &fact[n - k - 1])
-                        .sum();
-                    ratio(&num, &fact[n])
+                    *memo.entry(c.as_slice()).or_insert_with(|| {
+                        let num: BigUint = c
+                            .iter()
+                            .enumerate()
+                            .map(|(k, count)| count * &fact[k] * &fact[n - k - 1])
+                            .sum();
+                        ratio(&num, &fact[n])
+                    })
                 })
                 .collect(),
         )
@@ -787,6 +819,7 @@ pub(crate) fn finish(game: &Game, counts: &ExactCounts, want: IndexSet) -> Power
         veto_players,
         dummies: Some(dummies),
         swings: Some(swings),
+        not_computed: Vec::new(),
     }
 }
 

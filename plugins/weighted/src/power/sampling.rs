@@ -91,6 +91,11 @@ pub(crate) fn estimate(game: &Game, samples: u64, seed: u64, want: IndexSet) -> 
         winning += u64::from(wins);
         critical.clear();
         for i in 0..n {
+            // By monotonicity only a member of a winning coalition or a non-member of a losing
+            // one can flip the outcome.
+            if member[i] != wins {
+                continue;
+            }
             // The outcome with i flipped.
             for ((t, s), v) in scratch.iter_mut().zip(&sums).zip(&vectors) {
                 *t = if member[i] {
@@ -210,5 +215,13 @@ pub(crate) fn estimate(game: &Game, samples: u64, seed: u64, want: IndexSet) -> 
         dictator,
         veto_players,
         dummies: None,
+        not_computed: [
+            (want.deegan_packel, "Deegan–Packel"),
+            (want.holler, "Holler"),
+        ]
+        .iter()
+        .filter(|(wanted, _)| *wanted)
+        .map(|(_, name)| format!("{name}: not estimated by Monte Carlo (minimal winning coalitions are too rare among random coalitions)"))
+        .collect(),
     }
 }

@@ -402,9 +402,24 @@ impl<C: Cell> WeightTable<C> {
                 continue;
             }
             let new_hi = (hi + wj).min(cap);
-            // Descending, so that each coalition takes the player at most once.
-            for w in (wj..new_hi).rev() {
-                t[w] = t[w].add(t[w - wj]);
+            // t[w] += t[w − wj] with every read before its write, so that each coalition takes
+            // the player at most once: blocks of wj cells from the top, each reading the block
+            // below it, which is still untouched (disjoint slices, so the loop vectorises).
+            if wj == 0 {
+                for v in &mut t[..new_hi] {
+                    *v = v.add(*v);
+                }
+            } else {
+                let mut top = new_hi;
+                while top > wj {
+                    let lo = top.saturating_sub(wj).max(wj);
+                    let (head, tail) = t.split_at_mut(lo);
+                    let src = &head[lo - wj..top - wj];
+                    for (d, &v) in tail[..top - lo].iter_mut().zip(src) {
+                        *d = d.add(v);
+                    }
+                    top = lo;
+                }
             }
             hi = new_hi;
         }

@@ -369,9 +369,9 @@ fn many_players_use_wide_counts() {
         let expected = ratio(&c, &(BigUint::from(1u32) << (n - 1)));
         assert_eq!(p.banzhaf_absolute[0], expected);
     }
-    // 150 players with different weights: the two methods agree, S-S sums to 1.
-    let weights: Vec<u64> = (1..=150).collect();
-    let game = Game::weighted(weights, 150 * 151 / 3);
+    // 150 players with weights 1 to 10: the two methods agree, S-S sums to 1.
+    let weights: Vec<u64> = (0..150).map(|i| 1 + i % 10).collect();
+    let game = Game::weighted(weights, 825 * 2 / 3);
     let p = power_indices(&game).unwrap();
     let b = banzhaf_indices(&game).unwrap();
     assert_eq!(p.swings, b.swings);
@@ -383,8 +383,8 @@ fn many_players_use_wide_counts() {
 #[test]
 fn dynamic_programmes_agree_with_each_other_on_medium_games() {
     let mut rng = sampling::SplitMix::new(7);
-    for _ in 0..6 {
-        let n = 26 + (rng.next_u64() % 14) as usize;
+    for _ in 0..3 {
+        let n = 24 + (rng.next_u64() % 8) as usize;
         let weights: Vec<u64> = (0..n).map(|_| rng.next_u64() % 40).collect();
         let total: u64 = weights.iter().sum();
         let quota = total / 2 + rng.next_u64() % (total / 2 + 1);
@@ -446,7 +446,7 @@ fn monte_carlo_estimates_are_within_their_error_bounds() {
 }
 
 /// An IMF-like board: 190 members, the largest ~16.5% of ~5 million votes, 85% supermajority.
-pub(crate) fn imf_like() -> Game {
+fn imf_like() -> Game {
     let mut rng = sampling::SplitMix::new(2024);
     let mut weights = vec![
         831_407u64, 309_670, 265_995, 220_000, 200_000, 190_000, 150_000,
@@ -462,7 +462,12 @@ pub(crate) fn imf_like() -> Game {
 
 #[test]
 fn imf_like_board_banzhaf_is_exact_and_the_us_holds_a_veto() {
-    let game = imf_like();
+    // In hundreds of votes, to keep the unoptimised test quick (the example times the full one).
+    let full = imf_like();
+    let game = Game::weighted(
+        full.weights.iter().map(|w| w / 100).collect(),
+        full.rule.quota / 100,
+    );
     let share = game.weights[0] as f64 / game.total_weight() as f64;
     assert!(share > 0.15 && share < 0.2, "{share}");
     let p = analyse(
@@ -502,7 +507,18 @@ fn factorial(n: usize) -> f64 {
 fn oracle(game: &Game) -> Oracle {
     let n = game.players();
     let members = |mask: u32| (0..n).filter(move |&i| mask >> i & 1 == 1);
-    let wins = |mask: u32| game.wins(members(mask));
+    let vectors: Vec<&[u64]> = std::iter::once(&game.weights[..])
+        .chain(game.criteria.iter().map(|c| &c.weights[..]))
+        .collect();
+    let wins = |mask: u32| {
+        let mut sums = [0u128; 4];
+        for i in members(mask) {
+            for (s, v) in sums.iter_mut().zip(&vectors) {
+                *s += u128::from(v[i]);
+            }
+        }
+        game.wins_with(mask.count_ones() as usize, &sums[..vectors.len()])
+    };
     let mut o = Oracle {
         swings: vec![0; n],
         shapley: vec![0.; n],
@@ -739,7 +755,7 @@ fn games(max_players: usize, extra: usize) -> impl Strategy<Value = Game> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// One weight vector, up to 10 players: every index, and Shapley–Shubik by orderings.
     #[test]
@@ -763,7 +779,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(16))]
 
     /// Up to 20 players, one or two weight vectors.
     #[test]
