@@ -5,8 +5,11 @@
 //! mission, or equal weights), and the proposal is adopted when the weight in favour reaches a
 //! quota of the counted weight, optionally with a member quota (double majority) and a minimum
 //! blocking minority. Besides the outcome the policy reports each member's a-priori voting power
-//! under the rule — Banzhaf and Shapley–Shubik indices computed exactly by [`power`] — and the
-//! veto players, dictator and dummies of the game. See `docs/policies.md`.
+//! under the rule — the Banzhaf, Shapley–Shubik, Deegan–Packel, Holler, Johnston and Coleman
+//! indices chosen by the `indices` parameter, computed exactly by [`power`] where tractable and
+//! estimated by Monte Carlo (with error bounds) where not — and the veto players, dictator and
+//! dummies of the game. Without indices the decision is linear in the number of members. See
+//! `docs/policies.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -28,7 +31,7 @@ use power::{Game, IndexSet, MethodChoice, Options, PowerIndices, WinningRule};
 /// The policy's identifier.
 pub const POLICY_ID: &str = "weighted";
 /// The policy's version.
-pub const VERSION: &str = "1.0.0";
+pub const VERSION: &str = "1.1.0";
 
 /// The default quota: two thirds (as text; any fraction within 10⁻⁹ of a whole weight is
 /// snapped to it, so this is exactly ⅔ of the counted weight).
@@ -266,7 +269,8 @@ pub fn descriptor() -> PolicyDescriptor {
         version: VERSION.to_string(),
         summary: "Qualified majority of weighted votes (by defence spending, population, GDP, \
                   troops or equal), with optional double majority and blocking minority; \
-                  reports each member's Banzhaf and Shapley-Shubik voting power."
+                  reports each member's voting power (Banzhaf and Shapley-Shubik by default; \
+                  Deegan-Packel, Holler, Johnston and Coleman on request)."
             .to_string(),
         parameters: vec![
             spec(
@@ -943,7 +947,12 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
     match e.power {
         None => {}
         Some(Ok(p)) => {
-            if p.coleman_power == 0.0 {
+            // By monotonicity something can win iff all the members together win.
+            let all_members = e.seats.iter().map(|s| u128::from(s.weight)).sum();
+            if !p.veto_players.is_empty()
+                && p.veto_players.len() == n
+                && !config.rule(n, e.eligible_weight).wins(n, n, all_members)
+            {
                 lines.push(
                     "No coalition of the eligible members can reach the quota: nothing can be \
                      adopted under this rule."
