@@ -91,7 +91,9 @@ impl DecisionPolicy for Unanimity {
             id: "unanimity".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             summary: "NATO consensus: adopted only if no eligible member stands in the way; \
-                      under the silence procedure, adopted at the deadline unless a member breaks silence."
+                      under the silence procedure, adopted at the deadline unless a member breaks silence; \
+                      with constructive abstention (fails only if declared abstainers reach both \
+                      thresholds) and reservations (footnotes) recorded with support."
                 .to_string(),
             parameters: vec![
                 choice_param(
