@@ -825,7 +825,7 @@ pub(crate) fn finish(game: &Game, counts: &ExactCounts, want: IndexSet) -> Power
 
 /// From the definitions, by monotonicity: `i` is in every winning coalition iff `N \ {i}`
 /// loses; a dictator is a veto player that wins alone. `O(n·d)`.
-pub(crate) fn dictator_and_vetoes(game: &Game) -> (Option<usize>, Vec<usize>) {
+pub fn dictator_and_vetoes(game: &Game) -> (Option<usize>, Vec<usize>) {
     let n = game.players();
     let totals: Vec<u128> = game
         .vectors()
