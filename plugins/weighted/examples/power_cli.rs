@@ -110,11 +110,16 @@ fn evaluate(name: String, game: Game, repetitions: usize) -> Value {
     merge(
         head,
         json!({
-            "banzhaf": result.banzhaf,
-            "banzhaf_absolute": result.banzhaf_absolute,
-            "shapley_shubik": result.shapley_shubik,
-            "swings": result.swings.iter().map(u128::to_string).collect::<Vec<_>>(),
-            "winning_coalitions": result.winning_coalitions.to_string(),
+            "banzhaf": result.banzhaf.values,
+            "banzhaf_absolute": result.banzhaf_absolute.values,
+            "shapley_shubik": result.shapley_shubik.map(|e| e.values),
+            "swings": result
+                .swings
+                .iter()
+                .flatten()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            "winning_coalitions": result.winning_coalitions.map(|w| w.to_string()),
             "time_ns": median,
             "times_ns": samples,
         }),

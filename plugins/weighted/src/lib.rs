@@ -5,8 +5,11 @@
 //! mission, or equal weights), and the proposal is adopted when the weight in favour reaches a
 //! quota of the counted weight, optionally with a member quota (double majority) and a minimum
 //! blocking minority. Besides the outcome the policy reports each member's a-priori voting power
-//! under the rule — Banzhaf and Shapley–Shubik indices computed exactly by [`power`] — and the
-//! veto players, dictator and dummies of the game. See `docs/policies.md`.
+//! under the rule — the Banzhaf, Shapley–Shubik, Deegan–Packel, Holler, Johnston and Coleman
+//! indices chosen by the `indices` parameter, computed exactly by [`power`] where tractable and
+//! estimated by Monte Carlo (with error bounds) where not — and the veto players, dictator and
+//! dummies of the game. Without indices the decision is linear in the number of members. See
+//! `docs/policies.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,16 +25,20 @@ use accord_policy_sdk::proto::{
 use accord_policy_sdk::request::{Electorate, Parameters, Voter, deadline_passed, member_name};
 use accord_policy_sdk::{DecisionPolicy, PolicyError};
 
-use power::{Game, PowerIndices, WinningRule};
+use num_traits::ToPrimitive;
+use power::{Game, IndexSet, MethodChoice, Options, PowerIndices, WinningRule};
 
 /// The policy's identifier.
 pub const POLICY_ID: &str = "weighted";
 /// The policy's version.
-pub const VERSION: &str = "1.0.0";
+pub const VERSION: &str = "1.1.0";
 
 /// The default quota: two thirds (as text; any fraction within 10⁻⁹ of a whole weight is
 /// snapped to it, so this is exactly ⅔ of the counted weight).
 pub const DEFAULT_QUOTA: &str = "0.6666666666666666";
+
+/// The indices reported by default.
+pub const DEFAULT_INDICES: &str = "banzhaf,shapley_shubik";
 
 /// The `weighted` policy. Stateless: everything comes from the request.
 #[derive(Debug, Default, Clone, Copy)]
@@ -118,6 +125,41 @@ pub struct Config {
     pub strict: bool,
     /// How abstentions count.
     pub abstention: Abstention,
+    /// Which power indices to report (`None`: none, and the decision stays linear in the
+    /// number of members).
+    pub indices: Option<IndexSet>,
+    /// How to compute them.
+    pub power_method: MethodChoice,
+    /// Monte Carlo sample size.
+    pub power_samples: u64,
+}
+
+/// Parses the `indices` parameter: comma-separated index names, `all` or `none`.
+pub fn parse_indices(text: &str) -> Result<Option<IndexSet>, PolicyError> {
+    let mut set = IndexSet::BANZHAF;
+    let mut any = false;
+    for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match name {
+            "none" => return Ok(None),
+            "all" => set = IndexSet::ALL,
+            "banzhaf" | "coleman" => {}
+            "shapley_shubik" => set.shapley_shubik = true,
+            "deegan_packel" => set.deegan_packel = true,
+            "holler" => set.holler = true,
+            "johnston" => set.johnston = true,
+            other => {
+                return Err(PolicyError::parameter(
+                    "indices",
+                    format!(
+                        "unknown index {other:?} (banzhaf, shapley_shubik, deegan_packel, holler, \
+                         johnston, coleman, all or none)"
+                    ),
+                ));
+            }
+        }
+        any = true;
+    }
+    Ok(any.then_some(set))
 }
 
 impl Config {
@@ -147,6 +189,16 @@ impl Config {
             "excluded" => Abstention::Excluded,
             _ => Abstention::Against,
         };
+        let indices = parse_indices(p.text("indices"))?;
+        let power_method = match p.choice("power_method") {
+            "exact" => MethodChoice::Exact,
+            "monte_carlo" => MethodChoice::MonteCarlo,
+            _ => MethodChoice::Auto,
+        };
+        let power_samples = u64::try_from(p.integer("power_samples"))
+            .ok()
+            .filter(|&s| s >= 1)
+            .ok_or_else(|| PolicyError::parameter("power_samples", "must be a positive number"))?;
         Ok(Self {
             basis,
             weight_unit,
@@ -155,6 +207,9 @@ impl Config {
             min_blocking,
             strict: p.boolean("strict"),
             abstention,
+            indices,
+            power_method,
+            power_samples,
         })
     }
 
@@ -214,7 +269,8 @@ pub fn descriptor() -> PolicyDescriptor {
         version: VERSION.to_string(),
         summary: "Qualified majority of weighted votes (by defence spending, population, GDP, \
                   troops or equal), with optional double majority and blocking minority; \
-                  reports each member's Banzhaf and Shapley-Shubik voting power."
+                  reports each member's voting power (Banzhaf and Shapley-Shubik by default; \
+                  Deegan-Packel, Holler, Johnston and Coleman on request)."
             .to_string(),
         parameters: vec![
             spec(
@@ -279,6 +335,33 @@ pub fn descriptor() -> PolicyDescriptor {
                 "against: an abstainer's weight counts in the total but not in favour; excluded: \
                  the quotas are taken over the members who supported or objected only. After \
                  the deadline members who did not vote count as abstainers.",
+            ),
+            spec(
+                "indices",
+                ParameterType::Text,
+                DEFAULT_INDICES,
+                &[],
+                "The a-priori voting power indices to report, comma-separated: banzhaf (with \
+                 Coleman's measures, always included), shapley_shubik, deegan_packel, holler, \
+                 johnston; or all, or none (the decision is then linear in the number of \
+                 members).",
+            ),
+            spec(
+                "power_method",
+                ParameterType::Choice,
+                "auto",
+                &["auto", "exact", "monte_carlo"],
+                "auto: exact counts where the tables fit, Monte Carlo estimates otherwise; exact: \
+                 exact or no indices; monte_carlo: estimates from power_samples random coalitions \
+                 and orderings (Deegan-Packel and Holler are then not reported).",
+            ),
+            spec(
+                "power_samples",
+                ParameterType::Integer,
+                "100000",
+                &[],
+                "Monte Carlo sample size; the standard error of an estimated share p is \
+                 sqrt(p(1-p)/samples).",
             ),
         ],
     }
@@ -467,32 +550,51 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
         }
     };
 
-    // A-priori power under the rule, over all eligible members.
+    // A-priori power under the rule, over all eligible members (only when asked for).
     let weights: Vec<u64> = seats.iter().map(|s| s.weight).collect();
     let eligible_weight: u64 = weights.iter().sum();
     let game = Game::new(weights, config.rule(n, eligible_weight));
-    let power = power::power_indices(&game);
+    let power = config.indices.map(|indices| {
+        power::analyse(
+            &game,
+            &Options {
+                indices,
+                method: config.power_method,
+                samples: config.power_samples,
+                ..Options::default()
+            },
+        )
+    });
 
     // Pivotal: a switch (for ↔ not for) of the member alone flips the provisional outcome.
+    // Each switch changes the tally by one member, so it is re-evaluated in O(1).
     let pivotal: Vec<bool> = (0..n)
         .map(|j| {
-            let flipped = tally(config, seats, |i| {
-                let v = counted(seats[i].cast, Vote::Abstain);
-                match (i == j, v) {
-                    (false, v) => v,
-                    (true, Vote::For) => Vote::Against,
-                    (true, _) => Vote::For,
+            let v = counted(seats[j].cast, Vote::Abstain);
+            let w = seats[j].weight;
+            let excluded = config.abstention == Abstention::Excluded;
+            let mut t = now;
+            if v == Vote::For {
+                t.members_for -= 1;
+                t.weight_for -= w;
+            } else {
+                if v == Vote::Abstain && excluded {
+                    t.players += 1;
+                    t.total += w;
                 }
-            });
-            flipped.adopted != now.adopted
+                t.members_for += 1;
+                t.weight_for += w;
+            }
+            let rule = config.rule(t.players, t.total);
+            rule.wins(t.players, t.members_for, u128::from(t.weight_for)) != now.adopted
         })
         .collect();
-    let veto: Vec<bool> = match &power {
-        Ok(p) => (0..n).map(|i| p.veto_players.contains(&i)).collect(),
-        Err(_) => (0..n)
-            .map(|i| !game.wins((0..n).filter(|&j| j != i)))
-            .collect(),
-    };
+    // Veto players from the definition, O(n) (the analysis reports the same).
+    let (_, veto_players) = power::dictator_and_vetoes(&game);
+    let mut veto = vec![false; n];
+    for i in veto_players {
+        veto[i] = true;
+    }
     let blocker: Vec<bool> = (0..n)
         .map(|i| veto[i] && seats[i].cast == Choice::Object)
         .collect();
@@ -505,13 +607,27 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
         };
         let mut metrics = HashMap::new();
         metrics.insert("weight_value".to_string(), seat.value);
-        if let Ok(p) = &power {
+        if let Some(Ok(p)) = &power {
             metrics.insert("banzhaf".to_string(), p.banzhaf[i]);
             metrics.insert("banzhaf_absolute".to_string(), p.banzhaf_absolute[i]);
-            if let Some(ss) = &p.shapley_shubik {
-                metrics.insert("shapley_shubik".to_string(), ss[i]);
+            metrics.insert("coleman_prevent".to_string(), p.coleman_prevent[i]);
+            metrics.insert("coleman_initiate".to_string(), p.coleman_initiate[i]);
+            for (name, index) in [
+                ("shapley_shubik", &p.shapley_shubik),
+                ("deegan_packel", &p.deegan_packel),
+                ("holler", &p.holler),
+                ("johnston", &p.johnston),
+            ] {
+                if let Some(values) = index {
+                    metrics.insert(name.to_string(), values[i]);
+                }
             }
-            metrics.insert("swings".to_string(), p.swings[i] as f64);
+            if let Some(swings) = &p.swings {
+                metrics.insert(
+                    "swings".to_string(),
+                    swings[i].to_f64().unwrap_or(f64::INFINITY),
+                );
+            }
         }
         member_results.push(MemberResult {
             member: member_name(seat.voter.code),
@@ -566,15 +682,29 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
         ),
         ("members_not_voted".to_string(), waiting as f64),
     ]);
-    if let Ok(p) = &power {
-        metrics.insert(
-            "coalitions_winning".to_string(),
-            p.winning_coalitions as f64,
-        );
+    if let Some(Ok(p)) = &power {
+        if let Some(winning) = &p.winning_coalitions {
+            metrics.insert(
+                "coalitions_winning".to_string(),
+                winning.to_f64().unwrap_or(f64::INFINITY),
+            );
+        }
+        if let Some(minimal) = &p.minimal_winning_coalitions {
+            metrics.insert(
+                "coalitions_minimal_winning".to_string(),
+                minimal.to_f64().unwrap_or(f64::INFINITY),
+            );
+        }
         metrics.insert("coalitions_total".to_string(), 2f64.powi(n as i32));
         metrics.insert("coleman_power".to_string(), p.coleman_power);
         metrics.insert("veto_players".to_string(), p.veto_players.len() as f64);
-        metrics.insert("dummies".to_string(), p.dummies.len() as f64);
+        if let Some(dummies) = &p.dummies {
+            metrics.insert("dummies".to_string(), dummies.len() as f64);
+        }
+        metrics.insert(
+            "power_exact".to_string(),
+            f64::from(u8::from(p.banzhaf.method.is_exact())),
+        );
     }
 
     let explanation = explain(&Explain {
@@ -631,14 +761,13 @@ struct Explain<'a> {
     deadline_passed: bool,
     waiting: usize,
     weight_waiting: u64,
-    power: &'a Result<PowerIndices, power::PowerError>,
+    power: &'a Option<Result<PowerIndices, power::PowerError>>,
     blocker: &'a [bool],
     eligible_weight: u64,
 }
 
-/// `1234567` → `"1,234,567"`.
-fn thousands(v: u128) -> String {
-    let digits = v.to_string();
+/// `"1234567"` → `"1,234,567"`.
+fn thousands(digits: &str) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
@@ -675,7 +804,7 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
     lines.push(format!(
         "Weighted vote of {n} eligible members, weights by {}{unit}: total weight {}.",
         config.basis.describe(),
-        thousands(u128::from(e.eligible_weight))
+        thousands(&e.eligible_weight.to_string())
     ));
     let mut rule = format!(
         "Rule: weight for {} {} of the counted weight",
@@ -719,18 +848,18 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
     let mut tally_line = format!(
         "Ballots: {} for (weight {}), {} against ({}), {} abstaining ({})",
         count(Choice::Support),
-        thousands(u128::from(weight(Choice::Support))),
+        thousands(&weight(Choice::Support).to_string()),
         count(Choice::Object),
-        thousands(u128::from(weight(Choice::Object))),
+        thousands(&weight(Choice::Object).to_string()),
         count(Choice::Abstain),
-        thousands(u128::from(weight(Choice::Abstain))),
+        thousands(&weight(Choice::Abstain).to_string()),
     );
     if e.waiting > 0 {
         let _ = write!(
             tally_line,
             ", {} not voted ({})",
             e.waiting,
-            thousands(u128::from(e.weight_waiting))
+            thousands(&e.weight_waiting.to_string())
         );
     }
     tally_line.push('.');
@@ -759,12 +888,12 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
     };
     let mut arithmetic = format!(
         "Weight for {} of {} ({}) {} quota {} ({} needed)",
-        thousands(u128::from(now.weight_for)),
-        thousands(u128::from(now.total)),
+        thousands(&now.weight_for.to_string()),
+        thousands(&now.total.to_string()),
         percent(share),
         if weight_ok { "≥" } else { "<" },
         percent(config.quota),
-        thousands(now.rule.quota_weight()),
+        thousands(&now.rule.quota_weight().to_string()),
     );
     if config.member_quota > 0.0 || now.members_for == 0 {
         let _ = write!(
@@ -792,7 +921,7 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
             "Pending: the {} members who have not voted (weight {}) can still decide it before \
              the deadline.",
             e.waiting,
-            thousands(u128::from(e.weight_waiting))
+            thousands(&e.weight_waiting.to_string())
         )),
         (Outcome::Adopted, true) if e.waiting > 0 && !e.deadline_passed => lines.push(format!(
             "Adopted already: even if the {} members who have not voted all object, the quota \
@@ -816,8 +945,14 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
     }
 
     match e.power {
-        Ok(p) => {
-            if p.winning_coalitions == 0 {
+        None => {}
+        Some(Ok(p)) => {
+            // By monotonicity something can win iff all the members together win.
+            let all_members = e.seats.iter().map(|s| u128::from(s.weight)).sum();
+            if !p.veto_players.is_empty()
+                && p.veto_players.len() == n
+                && !config.rule(n, e.eligible_weight).wins(n, n, all_members)
+            {
                 lines.push(
                     "No coalition of the eligible members can reach the quota: nothing can be \
                      adopted under this rule."
@@ -835,50 +970,83 @@ fn explain(e: &Explain<'_>) -> Vec<String> {
                         names(e.seats, p.veto_players.iter().copied())
                     ));
                 }
-                if !p.dummies.is_empty() {
+                if let Some(dummies) = p.dummies.as_ref().filter(|d| !d.is_empty()) {
                     lines.push(format!(
                         "Dummies (never decisive): {}.",
-                        names(e.seats, p.dummies.iter().copied())
+                        names(e.seats, dummies.iter().copied())
                     ));
                 }
             }
-            if let Some(ss) = &p.shapley_shubik {
-                let mut order: Vec<usize> = (0..n).collect();
-                order.sort_by(|&a, &b| {
-                    ss[b]
-                        .total_cmp(&ss[a])
-                        .then(e.seats[b].weight.cmp(&e.seats[a].weight))
-                        .then(a.cmp(&b))
-                });
-                let top: Vec<String> = order
-                    .iter()
-                    .take(5)
-                    .map(|&i| {
-                        format!(
-                            "{} {} / {}",
-                            e.seats[i].name(),
-                            percent(ss[i]),
-                            percent(p.banzhaf[i])
-                        )
-                    })
-                    .collect();
+            let (label, key): (&str, &[f64]) = match &p.shapley_shubik {
+                Some(ss) => ("Shapley-Shubik / Banzhaf", ss),
+                None => ("Banzhaf", &p.banzhaf),
+            };
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| {
+                key[b]
+                    .total_cmp(&key[a])
+                    .then(e.seats[b].weight.cmp(&e.seats[a].weight))
+                    .then(a.cmp(&b))
+            });
+            let top: Vec<String> = order
+                .iter()
+                .take(5)
+                .map(|&i| match &p.shapley_shubik {
+                    Some(ss) => format!(
+                        "{} {} / {}",
+                        e.seats[i].name(),
+                        percent(ss[i]),
+                        percent(p.banzhaf[i])
+                    ),
+                    None => format!("{} {}", e.seats[i].name(), percent(p.banzhaf[i])),
+                })
+                .collect();
+            lines.push(format!(
+                "Voting power ({label}), largest first: {}.",
+                top.join("; ")
+            ));
+            let total = if n < 128 {
+                thousands(&(1u128 << n).to_string())
+            } else {
+                format!("2^{n}")
+            };
+            match &p.winning_coalitions {
+                Some(w) => lines.push(format!(
+                    "{} of {total} coalitions win (Coleman power to act {}).",
+                    thousands(&w.to_string()),
+                    percent(p.coleman_power)
+                )),
+                None => lines.push(format!(
+                    "About {} of the {total} coalitions win (Coleman power to act, estimated).",
+                    percent(p.coleman_power)
+                )),
+            }
+            if let power::Method::MonteCarlo {
+                samples,
+                hoeffding_95,
+                ..
+            } = [&p.banzhaf]
+                .into_iter()
+                .chain(&p.shapley_shubik)
+                .chain(&p.johnston)
+                .map(|x| x.method)
+                .find(|m| !m.is_exact())
+                .unwrap_or(power::Method::Exact)
+            {
                 lines.push(format!(
-                    "Voting power (Shapley-Shubik / Banzhaf), largest first: {}.",
-                    top.join("; ")
+                    "Some indices are Monte Carlo estimates from {} samples (each share within \
+                     ±{:.4} at 95% confidence).",
+                    thousands(&samples.to_string()),
+                    hoeffding_95
                 ));
             }
-            lines.push(format!(
-                "{} of {} coalitions win (Coleman power to act {}).",
-                thousands(p.winning_coalitions),
-                if n < 128 {
-                    thousands(1u128 << n)
-                } else {
-                    format!("2^{n}")
-                },
-                percent(p.coleman_power)
-            ));
         }
-        Err(err) => lines.push(format!("Power indices not computed: {err}.")),
+        Some(Err(err)) => lines.push(format!("Power indices not computed: {err}.")),
+    }
+    if let Some(Ok(p)) = e.power {
+        for note in &p.not_computed {
+            lines.push(format!("Not computed: {note}."));
+        }
     }
     lines
 }
