@@ -26,6 +26,37 @@ pub struct ScenarioFile {
     pub pressure: BTreeMap<String, Spanned<ParameterValue>>,
     /// The proposals, in the order they are reported.
     pub proposals: Vec<ProposalSpec>,
+    /// A sensitivity sweep (`accord scenario sweep`): what to vary and which columns to
+    /// evaluate. See [`crate::sweep`].
+    pub sweep: Option<SweepSpec>,
+}
+
+/// `[sweep]`: the default sensitivity sweep of the scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The policy columns (labels) to evaluate; default: every column.
+    #[serde(default)]
+    pub policies: Vec<Spanned<String>>,
+    /// The variables, each over a grid; the sweep evaluates their product.
+    #[serde(default)]
+    pub vary: Vec<VarySpec>,
+}
+
+/// `[[sweep.vary]]`: one variable of a sweep, from `from` to `to` in steps of `step`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VarySpec {
+    /// What varies: `POLICY.PARAMETER` (`pressure.pressure`), `CODE.salience`,
+    /// `CODE.position`, `@TAG.salience` or `@TAG.position` (every member of the stances
+    /// tagged TAG); optionally prefixed `PROPOSAL:` to vary it on one proposal only.
+    pub name: Spanned<String>,
+    /// First value (a number, or a date for a position on dates).
+    pub from: Spanned<PositionValue>,
+    /// Last value (included when the steps land on it).
+    pub to: Spanned<PositionValue>,
+    /// Step, > 0 (in days for dates).
+    pub step: Spanned<f64>,
 }
 
 /// `[scenario]`: what the scenario is.
@@ -208,6 +239,11 @@ pub struct StanceSpec {
     /// Where this stance comes from, or "assumption: …".
     #[serde(default)]
     pub source: String,
+    /// The values these members would accept, `[low, high]` (dates or numbers, like
+    /// `position`); used by the zone of agreement. Unset: derived from position and salience.
+    pub acceptable: Option<Spanned<Vec<PositionValue>>>,
+    /// A name for this group of members, so that a sweep can vary it (`@TAG.position`).
+    pub tag: Option<Spanned<String>>,
 }
 
 /// A preferred value as written.
@@ -558,8 +594,72 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             }
         }
     }
+    let ids: HashSet<&str> = file.proposals.iter().map(|p| p.id.get_ref().as_str()).collect();
+    for column in &file.policies {
+        if let Some(list) = &column.proposals {
+            if list.get_ref().is_empty() {
+                problems.push(at.at(list, "name at least one proposal, or leave `proposals` out"));
+            }
+            for id in list.get_ref() {
+                if !ids.contains(id.get_ref().as_str()) {
+                    problems.push(at.at(id, format!("no proposal has the id `{}`", id.get_ref())));
+                }
+            }
+        }
+        if let Some(zone) = &column.zone {
+            if !["unanimity", "qualified_majority"].contains(&zone.get_ref().as_str()) {
+                problems.push(at.at(
+                    zone,
+                    format!("zone `{}` is not `unanimity` or `qualified_majority`", zone.get_ref()),
+                ));
+            }
+        }
+        if let Some(q) = &column.zone_quota {
+            if !(*q.get_ref() > 0.0 && *q.get_ref() <= 1.0) {
+                problems.push(at.at(q, format!("zone_quota {} is outside (0, 1]", q.get_ref())));
+            }
+        }
+    }
+    for proposal in &file.proposals {
+        for stance in &proposal.stances {
+            if let Some(range) = &stance.acceptable {
+                let values = range.get_ref();
+                let kind_ok = |v: &PositionValue| match (&proposal.action.get_ref(), v) {
+                    (ActionSpec::EndMission { .. } | ActionSpec::ExtendMission { .. }, PositionValue::Date(d)) => date_only(d),
+                    (ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. }, PositionValue::Integer(n)) => *n >= 0,
+                    (ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. }, PositionValue::Float(n)) => *n >= 0.0 && n.is_finite(),
+                    _ => false,
+                };
+                if values.len() != 2 {
+                    problems.push(at.at(range, "acceptable is [low, high]: two values"));
+                } else if !values.iter().all(kind_ok) {
+                    problems.push(at.at(
+                        range,
+                        "acceptable takes two values of the proposal's quantity: dates for end and extend proposals, troop numbers for resize and launch",
+                    ));
+                } else if crate::sweep::scalar(&values[0]) > crate::sweep::scalar(&values[1]) {
+                    problems.push(at.at(range, "acceptable: low is above high"));
+                }
+            }
+            if let Some(tag) = &stance.tag {
+                if tag.get_ref().is_empty()
+                    || !tag.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    problems.push(at.at(tag, format!("tag `{}` must be letters, digits, `-` or `_`", tag.get_ref())));
+                }
+            }
+        }
+    }
+    if let Some(sweep) = &file.sweep {
+        problems.extend(crate::sweep::check(file, sweep, at));
+    }
     problems.sort_by_key(|p| (p.line, p.column));
     problems
+}
+
+/// True when `value` is a date without a time.
+pub fn is_plain_date(value: &Datetime) -> bool {
+    date_only(value)
 }
 
 fn accord_proto_policy_id(id: &str) -> bool {

@@ -5,14 +5,19 @@
 //! - [`format`]: the TOML format and its line-precise validation (`docs/scenarios.md`).
 //! - [`run`]: evaluating every proposal under every policy (nothing on the server changes).
 //! - [`report`]: tables and JSON. [`svg`]: seat charts and concession charts.
+//! - [`sweep`]: sensitivity sweeps over a grid (batch evaluation); [`sweep_svg`]: their charts.
+//! - [`forecast`]: zone-of-agreement and forecast lines.
 //! - [`embedded`]: an in-process server with a temporary database.
 #![forbid(unsafe_code)]
 
 pub mod embedded;
+pub mod forecast;
 pub mod format;
 pub mod report;
 pub mod run;
 pub mod svg;
+pub mod sweep;
+pub mod sweep_svg;
 
 pub use format::{Problem, Problems, ScenarioFile, load, parse};
 pub use run::{Report, RunError, run};
