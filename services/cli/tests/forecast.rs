@@ -30,19 +30,40 @@ fn what_could_pass_prints_the_zone_of_agreement() {
         ["FRA", "object", "2027-06-30", "2027-01-01..2027-09-30"],
     ] {
         s.accord(&[
-            "proposals", "vote", &id, "--member", args[0], "--choice", args[1], "--position",
-            args[2], "--accept", args[3], "--salience", "0.5",
+            "proposals",
+            "vote",
+            &id,
+            "--member",
+            args[0],
+            "--choice",
+            args[1],
+            "--position",
+            args[2],
+            "--accept",
+            args[3],
+            "--salience",
+            "0.5",
         ])
         .ok();
     }
     let out = s
-        .accord(&["proposals", "evaluate", &id, "--policy", "bargaining", "--what-could-pass"])
+        .accord(&[
+            "proposals",
+            "evaluate",
+            &id,
+            "--policy",
+            "bargaining",
+            "--what-could-pass",
+        ])
         .ok();
     assert!(
         out.contains("Zone of agreement (unanimity): 2027-03-31 to 2027-06-30"),
         "{out}"
     );
-    assert!(out.contains("would be adopted: 2027-03-31 (tabled: 2026-09-30)"), "{out}");
+    assert!(
+        out.contains("would be adopted: 2027-03-31 (tabled: 2026-09-30)"),
+        "{out}"
+    );
 
     let json = s.json(&[
         "proposals",
@@ -65,11 +86,27 @@ fn what_could_pass_prints_the_zone_of_agreement() {
     s.accord(&["proposals", "evaluate", &motion, "--what-could-pass"])
         .fails(1, "INVALID_ARGUMENT");
     s.accord(&[
-        "proposals", "vote", &id, "--member", "ITA", "--choice", "object", "--accept", "3000..",
+        "proposals",
+        "vote",
+        &id,
+        "--member",
+        "ITA",
+        "--choice",
+        "object",
+        "--accept",
+        "3000..",
     ])
     .fails(1, "INVALID_ARGUMENT");
     let usage = s.accord(&[
-        "proposals", "vote", &id, "--member", "ITA", "--choice", "object", "--accept", "soon",
+        "proposals",
+        "vote",
+        &id,
+        "--member",
+        "ITA",
+        "--choice",
+        "object",
+        "--accept",
+        "soon",
     ]);
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("LOW..HIGH"), "{}", usage.stderr);
@@ -98,8 +135,14 @@ fn scenario_sweep_writes_csv_json_and_well_formed_svg() {
         "proposal,policy,pressure.pressure,outcome,adopted,support_share,adoption_probability,forecast,blockers,error"
     );
     assert_eq!(lines.len(), 1 + 5 * 2, "{csv}");
-    assert!(lines[1].starts_with("end-nmi,US pressure on positions (Friedkin-Johnsen),0,"), "{csv}");
-    assert!(lines[10].starts_with("shrink-kfor,US pressure on positions (Friedkin-Johnsen),2,"), "{csv}");
+    assert!(
+        lines[1].starts_with("end-nmi,US pressure on positions (Friedkin-Johnsen),0,"),
+        "{csv}"
+    );
+    assert!(
+        lines[10].starts_with("shrink-kfor,US pressure on positions (Friedkin-Johnsen),2,"),
+        "{csv}"
+    );
     for line in &lines[1..] {
         let fields: Vec<&str> = line.split(',').collect();
         assert!(["adopted", "rejected"].contains(&fields[3]), "{line}");
@@ -123,7 +166,10 @@ fn scenario_sweep_writes_csv_json_and_well_formed_svg() {
             charts.to_str().unwrap(),
         ])
         .ok();
-    assert!(summary.contains("Sensitivity: @slower.salience from 0.1 to 0.9"), "{summary}");
+    assert!(
+        summary.contains("Sensitivity: @slower.salience from 0.1 to 0.9"),
+        "{summary}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(json["variables"][0]["name"], "@slower.salience");
@@ -131,7 +177,11 @@ fn scenario_sweep_writes_csv_json_and_well_formed_svg() {
     assert_eq!(json["evaluations"], 17 * 2);
     let results = json["results"].as_array().unwrap();
     assert_eq!(results.len(), 34);
-    assert!(results[0]["forecast"].as_str().unwrap().starts_with("202"), "{}", results[0]);
+    assert!(
+        results[0]["forecast"].as_str().unwrap().starts_with("202"),
+        "{}",
+        results[0]
+    );
     assert!(results[0]["values"]["@slower.salience"].is_number());
     let mut svgs = 0;
     for entry in std::fs::read_dir(&charts).unwrap() {
@@ -171,29 +221,54 @@ fn scenario_sweep_writes_csv_json_and_well_formed_svg() {
 fn bad_sweep_specs_exit_4_with_the_place_named() {
     let file = seed_scenario();
     let file = file.to_str().unwrap();
-    let err = accord_raw(&["scenario", "sweep", file, "--vary", "pressure.pressure=0..2"]).fails(4, "");
+    let err = accord_raw(&[
+        "scenario",
+        "sweep",
+        file,
+        "--vary",
+        "pressure.pressure=0..2",
+    ])
+    .fails(4, "");
     assert!(err.contains("is not NAME=FROM..TO:STEP"), "{err}");
-    let err = accord_raw(&["scenario", "sweep", file, "--vary", "@nobody.salience=0..1:0.1"]).fails(4, "");
-    assert!(err.contains("--vary `@nobody.salience=0..1:0.1`: no stance is tagged `nobody`"), "{err}");
-    let err = accord_raw(&["scenario", "sweep", file, "--vary", "USA.salience=0..1:0.1", "--policy", "Nope"])
-        .fails(4, "");
+    let err = accord_raw(&[
+        "scenario",
+        "sweep",
+        file,
+        "--vary",
+        "@nobody.salience=0..1:0.1",
+    ])
+    .fails(4, "");
+    assert!(
+        err.contains("--vary `@nobody.salience=0..1:0.1`: no stance is tagged `nobody`"),
+        "{err}"
+    );
+    let err = accord_raw(&[
+        "scenario",
+        "sweep",
+        file,
+        "--vary",
+        "USA.salience=0..1:0.1",
+        "--policy",
+        "Nope",
+    ])
+    .fails(4, "");
     assert!(err.contains("--policy `Nope`"), "{err}");
 
     // In the file: line and column.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(seed_scenario())
-        .unwrap()
-        .replacen("name = \"@slower.salience\"", "name = \"@slowest.salience\"", 1);
-    let line = text
-        .lines()
-        .position(|l| l.contains("@slowest"))
-        .unwrap()
-        + 1;
+    let text = std::fs::read_to_string(seed_scenario()).unwrap().replacen(
+        "name = \"@slower.salience\"",
+        "name = \"@slowest.salience\"",
+        1,
+    );
+    let line = text.lines().position(|l| l.contains("@slowest")).unwrap() + 1;
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, text).unwrap();
     let err = accord_raw(&["scenario", "sweep", path.to_str().unwrap()]).fails(4, "");
     assert!(
-        err.contains(&format!("bad.toml:{line}:8: sweep: no stance is tagged `slowest`")),
+        err.contains(&format!(
+            "bad.toml:{line}:8: sweep: no stance is tagged `slowest`"
+        )),
         "{err}"
     );
 }

@@ -19,7 +19,9 @@ pub fn value(p: Option<&Position>) -> String {
 /// A position as a number: days since 1970-01-01 for a date, the amount otherwise.
 pub fn number(p: Option<&Position>) -> Option<f64> {
     match p?.value.as_ref()? {
-        position::Value::Date(d) => Some(days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64),
+        position::Value::Date(d) => {
+            Some(days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64)
+        }
         position::Value::Amount(a) => Some(*a),
     }
 }
@@ -57,7 +59,11 @@ fn codes(names: &[String], limit: usize) -> String {
     if codes.is_empty() {
         "nobody".to_string()
     } else if codes.len() > limit {
-        format!("{} +{} more", codes[..limit].join(", "), codes.len() - limit)
+        format!(
+            "{} +{} more",
+            codes[..limit].join(", "),
+            codes.len() - limit
+        )
     } else {
         codes.join(", ")
     }
@@ -78,7 +84,11 @@ pub fn zone_summary(zone: &ZoneOfAgreement) -> String {
             .iter()
             .map(|i| {
                 let (lo, hi) = (value(i.low.as_ref()), value(i.high.as_ref()));
-                if lo == hi { lo } else { format!("{lo} to {hi}") }
+                if lo == hi {
+                    lo
+                } else {
+                    format!("{lo} to {hi}")
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")

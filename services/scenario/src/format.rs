@@ -88,6 +88,15 @@ pub struct PolicyColumn {
     /// Parameters, by name; numbers and booleans may be written bare.
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<ParameterValue>>,
+    /// Only these proposals (ids) get this column; default: every proposal. For policies
+    /// that need a quantity (a bargaining forecast, positions under pressure).
+    #[serde(default)]
+    pub proposals: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Also ask the server what could pass under this column (the zone of agreement):
+    /// `"unanimity"` or `"qualified_majority"` (quota from `zone_quota`).
+    pub zone: Option<Spanned<String>>,
+    /// Quota of a `qualified_majority` zone (default 0.55, or a weighted column's quota).
+    pub zone_quota: Option<Spanned<f64>>,
 }
 
 /// A parameter value as written: text, a number or a boolean (sent to the policy as text).
@@ -594,7 +603,11 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             }
         }
     }
-    let ids: HashSet<&str> = file.proposals.iter().map(|p| p.id.get_ref().as_str()).collect();
+    let ids: HashSet<&str> = file
+        .proposals
+        .iter()
+        .map(|p| p.id.get_ref().as_str())
+        .collect();
     for column in &file.policies {
         if let Some(list) = &column.proposals {
             if list.get_ref().is_empty() {
@@ -610,7 +623,10 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             if !["unanimity", "qualified_majority"].contains(&zone.get_ref().as_str()) {
                 problems.push(at.at(
                     zone,
-                    format!("zone `{}` is not `unanimity` or `qualified_majority`", zone.get_ref()),
+                    format!(
+                        "zone `{}` is not `unanimity` or `qualified_majority`",
+                        zone.get_ref()
+                    ),
                 ));
             }
         }
@@ -625,9 +641,18 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             if let Some(range) = &stance.acceptable {
                 let values = range.get_ref();
                 let kind_ok = |v: &PositionValue| match (&proposal.action.get_ref(), v) {
-                    (ActionSpec::EndMission { .. } | ActionSpec::ExtendMission { .. }, PositionValue::Date(d)) => date_only(d),
-                    (ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. }, PositionValue::Integer(n)) => *n >= 0,
-                    (ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. }, PositionValue::Float(n)) => *n >= 0.0 && n.is_finite(),
+                    (
+                        ActionSpec::EndMission { .. } | ActionSpec::ExtendMission { .. },
+                        PositionValue::Date(d),
+                    ) => date_only(d),
+                    (
+                        ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. },
+                        PositionValue::Integer(n),
+                    ) => *n >= 0,
+                    (
+                        ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. },
+                        PositionValue::Float(n),
+                    ) => *n >= 0.0 && n.is_finite(),
                     _ => false,
                 };
                 if values.len() != 2 {
@@ -643,9 +668,18 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             }
             if let Some(tag) = &stance.tag {
                 if tag.get_ref().is_empty()
-                    || !tag.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    || !tag
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 {
-                    problems.push(at.at(tag, format!("tag `{}` must be letters, digits, `-` or `_`", tag.get_ref())));
+                    problems.push(at.at(
+                        tag,
+                        format!(
+                            "tag `{}` must be letters, digits, `-` or `_`",
+                            tag.get_ref()
+                        ),
+                    ));
                 }
             }
         }

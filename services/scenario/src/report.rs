@@ -235,8 +235,14 @@ fn tabled_value(p: &ProposalReport) -> Option<(String, f64)> {
                 forecast::days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64,
             )
         }),
-        Action::ResizeMission(a) => Some((a.personnel_ceiling.to_string(), f64::from(a.personnel_ceiling))),
-        Action::LaunchMission(a) => Some((a.personnel_ceiling.to_string(), f64::from(a.personnel_ceiling))),
+        Action::ResizeMission(a) => Some((
+            a.personnel_ceiling.to_string(),
+            f64::from(a.personnel_ceiling),
+        )),
+        Action::LaunchMission(a) => Some((
+            a.personnel_ceiling.to_string(),
+            f64::from(a.personnel_ceiling),
+        )),
         _ => None,
     }
 }
@@ -311,7 +317,10 @@ pub fn forecast_lines(p: &ProposalReport) -> Vec<String> {
         match d.metrics.get("smallest_pressure") {
             Some(sp) => line.push_str(&format!(
                 "; the smallest pressure at which nobody blocks is {sp:.2} (given: {}).",
-                row.parameters.get("pressure").map(String::as_str).unwrap_or("1")
+                row.parameters
+                    .get("pressure")
+                    .map(String::as_str)
+                    .unwrap_or("1")
             )),
             None => line.push_str("; no pressure makes everyone accept it."),
         }

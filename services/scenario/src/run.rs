@@ -7,11 +7,11 @@ use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::{
-    AcceptableRange, AgreementRule, Ballot, Choice, Date, Decision, EndMission, EvaluateProposalRequest, ExtendMission,
-    GenericMotion, LaunchMission, ListMembersRequest, ListPoliciesRequest, Member, MemberStatus,
-    PolicyRef, Position, Procedure, Proposal, ResizeMission, SetSummitParticipation,
-    SummitParticipation, ZoneOfAgreement, ZoneOfAgreementRequest, evaluate_proposal_request::Subject, position,
-    proposal::Action,
+    AcceptableRange, AgreementRule, Ballot, Choice, Date, Decision, EndMission,
+    EvaluateProposalRequest, ExtendMission, GenericMotion, LaunchMission, ListMembersRequest,
+    ListPoliciesRequest, Member, MemberStatus, PolicyRef, Position, Procedure, Proposal,
+    ResizeMission, SetSummitParticipation, SummitParticipation, ZoneOfAgreement,
+    ZoneOfAgreementRequest, evaluate_proposal_request::Subject, position, proposal::Action,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prost_types::Timestamp;
@@ -353,7 +353,11 @@ pub(crate) fn ballots_for(spec: &ProposalSpec, members: &[Member], reasons: bool
                     .as_ref()
                     .map(|p| position_value(p.get_ref())),
                 salience: stance.salience.as_ref().map(|s| *s.get_ref()),
-                reason: if reasons { stance.reason.clone() } else { String::new() },
+                reason: if reasons {
+                    stance.reason.clone()
+                } else {
+                    String::new()
+                },
                 acceptable_range: stance.acceptable.as_ref().map(|r| AcceptableRange {
                     low: r.get_ref().first().map(position_value),
                     high: r.get_ref().get(1).map(position_value),
@@ -529,10 +533,11 @@ pub async fn run(
 
 /// Whether `column` is asked about `spec` (its `proposals` list, when it has one).
 pub(crate) fn applies(column: &PolicyColumn, spec: &ProposalSpec) -> bool {
-    column
-        .proposals
-        .as_ref()
-        .is_none_or(|ids| ids.get_ref().iter().any(|id| id.get_ref() == spec.id.get_ref()))
+    column.proposals.as_ref().is_none_or(|ids| {
+        ids.get_ref()
+            .iter()
+            .any(|id| id.get_ref() == spec.id.get_ref())
+    })
 }
 
 /// The parameters `column` sends for `spec`: for `pressure` columns the scenario's
@@ -564,10 +569,16 @@ pub(crate) fn zone_request(column: &PolicyColumn) -> Option<ZoneOfAgreementReque
             .zone_quota
             .as_ref()
             .map(|q| *q.get_ref())
-            .or_else(|| weighted.then(|| param("quota").and_then(|q| q.parse().ok())).flatten()),
+            .or_else(|| {
+                weighted
+                    .then(|| param("quota").and_then(|q| q.parse().ok()))
+                    .flatten()
+            }),
         weight: if weighted {
             param("weight")
-                .filter(|w| ["equal", "defence_spending", "gdp", "population"].contains(&w.as_str()))
+                .filter(|w| {
+                    ["equal", "defence_spending", "gdp", "population"].contains(&w.as_str())
+                })
                 .unwrap_or_else(|| "defence_spending".to_string())
         } else {
             String::new()

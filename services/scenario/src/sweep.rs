@@ -29,11 +29,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
+use crate::forecast;
 use crate::format::{
     ActionSpec, Locator, PositionValue, Problem, ProposalSpec, ScenarioFile, SweepSpec,
     is_member_code, is_plain_date,
 };
-use crate::forecast;
 use crate::run::{
     DEFAULT_SEED, RunError, applies, ballots_for, check_on_server, code_name, column_parameters,
     proposal_for,
@@ -73,6 +73,8 @@ pub struct Variable {
     pub target: Target,
     /// True when its values are dates (days since 1970-01-01).
     pub dates: bool,
+    /// The tag, for `@TAG` variables: only the stances tagged so are varied.
+    pub tag: Option<String>,
     /// The grid, in order.
     pub values: Vec<f64>,
 }
@@ -87,8 +89,31 @@ impl Variable {
         }
     }
 
+    fn tagged_in(&self, spec: &ProposalSpec) -> bool {
+        self.tag.as_ref().is_none_or(|tag| {
+            spec.stances
+                .iter()
+                .any(|s| s.tag.as_ref().is_some_and(|t| t.get_ref() == tag))
+        })
+    }
+
+    /// Whether `code`'s stance on `spec` is varied by this variable.
+    fn varies(&self, spec: &ProposalSpec, code: &str) -> bool {
+        spec.stances.iter().any(|s| {
+            s.members.get_ref().iter().any(|m| m.get_ref() == code)
+                && self
+                    .tag
+                    .as_ref()
+                    .is_none_or(|tag| s.tag.as_ref().is_some_and(|t| t.get_ref() == tag))
+        })
+    }
+
     fn fits(&self, spec: &ProposalSpec, file: &ScenarioFile) -> bool {
-        if self.proposal.as_ref().is_some_and(|p| p != spec.id.get_ref()) {
+        if self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p != spec.id.get_ref())
+        {
             return false;
         }
         match &self.target {
@@ -96,9 +121,11 @@ impl Variable {
                 .policies
                 .iter()
                 .any(|c| c.policy.get_ref() == policy && applies(c, spec)),
-            Target::Salience(codes) => has_stance(spec, codes),
+            Target::Salience(codes) => self.tagged_in(spec) && has_stance(spec, codes),
             Target::Position(codes) => {
-                has_stance(spec, codes) && quantity_kind(spec) == Some(self.dates)
+                self.tagged_in(spec)
+                    && has_stance(spec, codes)
+                    && quantity_kind(spec) == Some(self.dates)
             }
         }
     }
@@ -107,7 +134,11 @@ impl Variable {
 fn number_text(v: f64) -> String {
     let text = format!("{v:.6}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".into() } else { text.into() }
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
 }
 
 fn has_stance(spec: &ProposalSpec, codes: &[String]) -> bool {
@@ -229,7 +260,10 @@ pub fn resolve(file: &ScenarioFile, input: &VaryInput) -> Result<Variable, (Part
     };
     let dates = matches!(input.from, PositionValue::Date(_));
     if dates != matches!(input.to, PositionValue::Date(_)) {
-        return Err((Part::To, "from and to must both be dates or both be numbers".into()));
+        return Err((
+            Part::To,
+            "from and to must both be dates or both be numbers".into(),
+        ));
     }
     let stance_members = |select: &dyn Fn(&crate::format::StanceSpec) -> bool| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -260,7 +294,9 @@ pub fn resolve(file: &ScenarioFile, input: &VaryInput) -> Result<Variable, (Part
         if !file.policies.iter().any(|c| c.policy.get_ref() == who) {
             return Err((
                 Part::Name,
-                format!("`{who}` is neither a member code, a @tag nor a policy of the scenario's columns"),
+                format!(
+                    "`{who}` is neither a member code, a @tag nor a policy of the scenario's columns"
+                ),
             ));
         }
         if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -293,7 +329,10 @@ pub fn resolve(file: &ScenarioFile, input: &VaryInput) -> Result<Variable, (Part
         return Err((Part::Step, format!("step {step} must be a number above 0")));
     }
     if dates && step.fract() != 0.0 {
-        return Err((Part::Step, format!("step {step} must be a whole number of days")));
+        return Err((
+            Part::Step,
+            format!("step {step} must be a whole number of days"),
+        ));
     }
     if from > to {
         return Err((Part::To, "to is below from".into()));
@@ -311,12 +350,15 @@ pub fn resolve(file: &ScenarioFile, input: &VaryInput) -> Result<Variable, (Part
             format!("{count} values: a sweep has at most {MAX_POINTS} points"),
         ));
     }
-    let values = (0..count as usize).map(|k| from + k as f64 * step).collect();
+    let values = (0..count as usize)
+        .map(|k| from + k as f64 * step)
+        .collect();
     Ok(Variable {
         name: name.to_string(),
         proposal,
         target,
         dates,
+        tag: who.strip_prefix('@').map(str::to_string),
         values,
     })
 }
@@ -345,8 +387,15 @@ fn input_of(vary: &crate::format::VarySpec) -> VaryInput {
 pub fn check(file: &ScenarioFile, sweep: &SweepSpec, at: &Locator) -> Vec<Problem> {
     let mut problems = Vec::new();
     for label in &sweep.policies {
-        if !file.policies.iter().any(|c| c.label.get_ref() == label.get_ref()) {
-            problems.push(at.at(label, format!("no policy column is labelled `{}`", label.get_ref())));
+        if !file
+            .policies
+            .iter()
+            .any(|c| c.label.get_ref() == label.get_ref())
+        {
+            problems.push(at.at(
+                label,
+                format!("no policy column is labelled `{}`", label.get_ref()),
+            ));
         }
     }
     if sweep.vary.len() > MAX_VARIABLES {
@@ -411,7 +460,9 @@ pub fn plan(
         return Err("nothing to vary: give --vary NAME=FROM..TO:STEP or [[sweep.vary]]".into());
     }
     if variables.len() > MAX_VARIABLES {
-        return Err(format!("a sweep varies at most {MAX_VARIABLES} things at once"));
+        return Err(format!(
+            "a sweep varies at most {MAX_VARIABLES} things at once"
+        ));
     }
     let points: usize = variables.iter().map(|v| v.values.len()).product();
     if points > MAX_POINTS {
@@ -422,7 +473,11 @@ pub fn plan(
     let labels: Vec<String> = if !columns.is_empty() {
         for label in columns {
             if !file.policies.iter().any(|c| c.label.get_ref() == label) {
-                let known: Vec<&str> = file.policies.iter().map(|c| c.label.get_ref().as_str()).collect();
+                let known: Vec<&str> = file
+                    .policies
+                    .iter()
+                    .map(|c| c.label.get_ref().as_str())
+                    .collect();
                 return Err(format!(
                     "--policy `{label}`: no policy column has this label (labels: {})",
                     known.join("; ")
@@ -433,7 +488,11 @@ pub fn plan(
     } else {
         match file.sweep.as_ref().filter(|s| !s.policies.is_empty()) {
             Some(s) => s.policies.iter().map(|l| l.get_ref().clone()).collect(),
-            None => file.policies.iter().map(|c| c.label.get_ref().clone()).collect(),
+            None => file
+                .policies
+                .iter()
+                .map(|c| c.label.get_ref().clone())
+                .collect(),
         }
     };
     Ok((variables, labels))
@@ -460,9 +519,14 @@ impl SweepRow {
     /// P(adopted): the policy's probability, or 1 / 0 from the outcome.
     pub fn p_adopted(&self) -> Option<f64> {
         let d = self.result.as_ref().ok()?;
-        Some(d.adoption_probability.unwrap_or(
-            if d.outcome == Outcome::Adopted as i32 { 1.0 } else { 0.0 },
-        ))
+        Some(
+            d.adoption_probability
+                .unwrap_or(if d.outcome == Outcome::Adopted as i32 {
+                    1.0
+                } else {
+                    0.0
+                }),
+        )
     }
 
     /// The forecast value as a number (days for a date).
@@ -558,14 +622,9 @@ pub async fn run(
                     Target::Salience(c) | Target::Position(c) => c,
                     Target::Parameter { .. } => continue,
                 };
-                let in_stance = |code: &str| {
-                    spec.stances
-                        .iter()
-                        .any(|s| s.members.get_ref().iter().any(|m| m.get_ref() == code))
-                };
                 for b in ballots.iter_mut() {
                     let code = b.member.trim_start_matches("members/");
-                    if codes.iter().any(|c| c == code) && in_stance(code) {
+                    if codes.iter().any(|c| c == code) && v.varies(spec, code) {
                         match &v.target {
                             Target::Salience(_) => b.salience = Some(*x),
                             Target::Position(_) => b.position = Some(set_position(v.dates, *x)),
@@ -615,17 +674,20 @@ pub async fn run(
     }
 
     let bar = if progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar = ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
+        let bar =
+            ProgressBar::with_draw_target(Some(items.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} sweep {bar:30} {pos}/{len} evaluations {per_sec} ETA {eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} sweep {bar:30} {pos}/{len} evaluations {per_sec} ETA {eta}",
+            )
+            .expect("valid template"),
         );
         bar
     } else {
         ProgressBar::hidden()
     };
-    let client = ProposalServiceClient::new(channel.clone())
-        .max_decoding_message_size(64 * 1024 * 1024);
+    let client =
+        ProposalServiceClient::new(channel.clone()).max_decoding_message_size(64 * 1024 * 1024);
     let requests: Vec<EvaluateBatchRequest> = items
         .chunks(BATCH)
         .map(|chunk| EvaluateBatchRequest {
@@ -670,9 +732,9 @@ pub async fn run(
         .map(|((k, proposal, column, policy, _), response)| {
             let e = response.evaluations.into_iter().next();
             let result = match e {
-                Some(e) if e.error_code == 0 => e.decision.ok_or_else(|| {
-                    ("INTERNAL".to_string(), "no decision".to_string())
-                }),
+                Some(e) if e.error_code == 0 => e
+                    .decision
+                    .ok_or_else(|| ("INTERNAL".to_string(), "no decision".to_string())),
                 Some(e) => Err((code_name(tonic::Code::from(e.error_code)), e.error_message)),
                 None => Err(("INTERNAL".to_string(), "no evaluation".to_string())),
             };
@@ -720,17 +782,31 @@ pub fn to_csv(sweep: &SweepResult) -> String {
         ]
         .map(String::from),
     );
-    let mut out = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
+    let mut out = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for row in &sweep.rows {
         let mut fields = vec![csv_field(&row.proposal), csv_field(&row.column)];
-        fields.extend(sweep.variables.iter().zip(&row.values).map(|(v, x)| v.text(*x)));
+        fields.extend(
+            sweep
+                .variables
+                .iter()
+                .zip(&row.values)
+                .map(|(v, x)| v.text(*x)),
+        );
         match &row.result {
             Ok(d) => {
                 fields.push(outcome_word(d).to_string());
                 fields.push((d.outcome == Outcome::Adopted as i32).to_string());
                 fields.push(format!("{:.6}", d.support_share));
-                fields.push(d.adoption_probability.map(|p| format!("{p:.6}")).unwrap_or_default());
+                fields.push(
+                    d.adoption_probability
+                        .map(|p| format!("{p:.6}"))
+                        .unwrap_or_default(),
+                );
                 fields.push(forecast_text(d));
                 fields.push(d.blockers.len().to_string());
                 fields.push(String::new());
@@ -756,7 +832,11 @@ fn outcome_word(d: &Decision) -> &'static str {
 }
 
 fn forecast_text(d: &Decision) -> String {
-    if d.forecast_position.as_ref().and_then(|p| p.value.as_ref()).is_some() {
+    if d.forecast_position
+        .as_ref()
+        .and_then(|p| p.value.as_ref())
+        .is_some()
+    {
         forecast::value(d.forecast_position.as_ref())
     } else {
         String::new()
@@ -842,10 +922,18 @@ pub fn summary(sweep: &SweepResult) -> Vec<String> {
             if rows.is_empty() {
                 continue;
             }
-            let adopted = rows.iter().filter(|r| r.p_adopted().is_some_and(|p| p >= 0.5)).count();
-            let forecasts: Vec<(f64, &SweepRow)> =
-                rows.iter().filter_map(|r| r.forecast().map(|f| (f, *r))).collect();
-            let mut line = format!("  {proposal} · {column}: adopted at {adopted} of {} points", rows.len());
+            let adopted = rows
+                .iter()
+                .filter(|r| r.p_adopted().is_some_and(|p| p >= 0.5))
+                .count();
+            let forecasts: Vec<(f64, &SweepRow)> = rows
+                .iter()
+                .filter_map(|r| r.forecast().map(|f| (f, *r)))
+                .collect();
+            let mut line = format!(
+                "  {proposal} · {column}: adopted at {adopted} of {} points",
+                rows.len()
+            );
             if let (Some(lo), Some(hi)) = (
                 forecasts.iter().min_by(|a, b| a.0.total_cmp(&b.0)),
                 forecasts.iter().max_by(|a, b| a.0.total_cmp(&b.0)),

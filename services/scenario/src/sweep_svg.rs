@@ -79,7 +79,10 @@ fn line_chart(
     }
     let xs = (var.values[0], *var.values.last().unwrap_or(&var.values[0]));
     let (x0, x1) = padded(xs.0, xs.1);
-    let ys: Vec<f64> = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .collect();
     let (y0, y1) = if y_dates {
         padded(
             ys.iter().cloned().fold(f64::INFINITY, f64::min),
@@ -91,7 +94,10 @@ fn line_chart(
     let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{proposal}: {what} against {}", var.name), ("sans-serif", 17))
+        .caption(
+            format!("{proposal}: {what} against {}", var.name),
+            ("sans-serif", 17),
+        )
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(80)
@@ -115,9 +121,14 @@ fn line_chart(
     for (i, (label, points)) in series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         chart
-            .draw_series(LineSeries::new(points.iter().cloned(), colour.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                points.iter().cloned(),
+                colour.stroke_width(2),
+            ))?
             .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -156,7 +167,11 @@ fn heat_map(
     let (na, nb) = (a.values.len(), b.values.len());
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("{proposal} · {column}: {what} (from {} to {})", fmt(lo, what), fmt(hi, what)),
+            format!(
+                "{proposal} · {column}: {what} (from {} to {})",
+                fmt(lo, what),
+                fmt(hi, what)
+            ),
             ("sans-serif", 16),
         )
         .margin(16)
@@ -221,7 +236,11 @@ pub fn write_all(sweep: &SweepResult, dir: &Path) -> DrawResult<Vec<PathBuf>> {
     let forecast = |r: &SweepRow| r.forecast();
     for proposal in &sweep.proposals {
         let dates = forecast_is_date(sweep, proposal);
-        let forecast_what = if dates { "forecast date" } else { "forecast value" };
+        let forecast_what = if dates {
+            "forecast date"
+        } else {
+            "forecast value"
+        };
         if sweep.variables.len() == 1 {
             let path = dir.join(format!("{proposal}-sweep-adoption.svg"));
             if line_chart(sweep, proposal, "P(adopted)", &p_adopted, false, &path)? {
@@ -233,7 +252,9 @@ pub fn write_all(sweep: &SweepResult, dir: &Path) -> DrawResult<Vec<PathBuf>> {
             }
         } else {
             for column in &sweep.columns {
-                let has_forecast = rows(sweep, proposal, column).iter().any(|r| r.forecast().is_some());
+                let has_forecast = rows(sweep, proposal, column)
+                    .iter()
+                    .any(|r| r.forecast().is_some());
                 let path = dir.join(format!("{proposal}-{}-heatmap.svg", slug(column)));
                 let drawn = if has_forecast {
                     heat_map(sweep, proposal, column, forecast_what, &forecast, &path)?

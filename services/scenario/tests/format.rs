@@ -229,13 +229,28 @@ fn a_sweep_section_parses_and_resolves_its_grid() {
 #[test]
 fn bad_sweep_specs_are_refused_with_their_line() {
     let cases = [
-        ("@slow.salience", "@nobody.salience", 6, "no stance is tagged `nobody`"),
-        ("@slow.salience", "DEU.mood", 6, "a member's `mood` cannot vary"),
+        (
+            "@slow.salience",
+            "@nobody.salience",
+            6,
+            "no stance is tagged `nobody`",
+        ),
+        (
+            "@slow.salience",
+            "DEU.mood",
+            6,
+            "a member's `mood` cannot vary",
+        ),
         ("@slow.salience", "nopolicy.x", 6, "neither a member code"),
         ("step = 0.1", "step = 0", 9, "must be a number above 0"),
         ("to = 0.9", "to = 1.5", 7, "a salience runs from 0 to 1"),
         ("from = 0.1", "from = 0.95", 8, "to is below from"),
-        ("[\"Weighted\"]", "[\"Nope\"]", 3, "no policy column is labelled `Nope`"),
+        (
+            "[\"Weighted\"]",
+            "[\"Nope\"]",
+            3,
+            "no policy column is labelled `Nope`",
+        ),
     ];
     for (old, new, line, message) in cases {
         let sweep = SWEEP.replacen(old, new, 1);
@@ -245,7 +260,12 @@ fn bad_sweep_specs_are_refused_with_their_line() {
             "{new}: {found:?}"
         );
         // The sweep's text starts at line 14 of the file (its first line is empty).
-        let first = found[0].split(':').nth(1).unwrap().parse::<usize>().unwrap();
+        let first = found[0]
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
         assert_eq!(first, 13 + line, "{new}: {found:?}");
     }
     // A command-line spec names itself.
@@ -255,7 +275,10 @@ fn bad_sweep_specs_are_refused_with_their_line() {
     assert!(e.contains("is not NAME=FROM..TO:STEP"), "{e}");
     let e = accord_scenario::sweep::plan(&file, &["weighted.quota=0.9..0.5:0.1".to_string()], &[])
         .unwrap_err();
-    assert!(e.contains("--vary `weighted.quota=0.9..0.5:0.1`: to is below from"), "{e}");
+    assert!(
+        e.contains("--vary `weighted.quota=0.9..0.5:0.1`: to is below from"),
+        "{e}"
+    );
     let e = accord_scenario::sweep::plan(&file, &["DEU.position=1000..2000:100".to_string()], &[])
         .unwrap_err();
     assert!(e.contains("no proposal here resizes or launches"), "{e}");
@@ -263,8 +286,15 @@ fn bad_sweep_specs_are_refused_with_their_line() {
 
 #[test]
 fn acceptable_ranges_are_checked_against_the_quantity() {
-    let bad = with("salience = 0.4\n", "salience = 0.4\nacceptable = [3000, 4000]\n");
-    assert!(problems(&bad)[0].contains("acceptable takes two values"), "{:?}", problems(&bad));
+    let bad = with(
+        "salience = 0.4\n",
+        "salience = 0.4\nacceptable = [3000, 4000]\n",
+    );
+    assert!(
+        problems(&bad)[0].contains("acceptable takes two values"),
+        "{:?}",
+        problems(&bad)
+    );
     let reversed = with(
         "salience = 0.4\n",
         "salience = 0.4\nacceptable = [2027-12-31, 2027-03-31]\n",

@@ -103,8 +103,12 @@ fn article(kind: QuantityKind) -> &'static str {
 
 /// Checks a zone question's options (`field` names them in errors).
 pub fn check_request(field: &str, request: &ZoneOfAgreementRequest) -> DomainResult<()> {
-    AgreementRule::try_from(request.rule)
-        .map_err(|_| invalid(&format!("{field}.rule"), format!("{} is unknown", request.rule)))?;
+    AgreementRule::try_from(request.rule).map_err(|_| {
+        invalid(
+            &format!("{field}.rule"),
+            format!("{} is unknown", request.rule),
+        )
+    })?;
     if let Some(q) = request.quota {
         if !(q > 0.0 && q <= 1.0) {
             return Err(invalid(
@@ -256,7 +260,11 @@ pub fn zone_of_agreement(
         .flatten()
         .chain([t])
         .collect();
-    let positions: Vec<f64> = inputs.iter().filter_map(|i| i.position).chain([t]).collect();
+    let positions: Vec<f64> = inputs
+        .iter()
+        .filter_map(|i| i.position)
+        .chain([t])
+        .collect();
     let range0 = positions.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
         - positions.iter().cloned().fold(f64::INFINITY, f64::min);
     let mut domain_low = named.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -472,7 +480,12 @@ pub fn zone_of_agreement(
                 if lo == hi {
                     format!("{} (support {})", fmt(*lo), pct(*s))
                 } else {
-                    format!("{} to {} (support at least {})", fmt(*lo), fmt(*hi), pct(*s))
+                    format!(
+                        "{} to {} (support at least {})",
+                        fmt(*lo),
+                        fmt(*hi),
+                        pct(*s)
+                    )
                 }
             })
             .collect();
@@ -539,7 +552,14 @@ pub fn zone_of_agreement(
 }
 
 fn fmt_distance(kind: QuantityKind, d: f64) -> String {
-    quantity::format_value(QuantityKind::Amount, if kind == QuantityKind::Date { d.round() } else { d })
+    quantity::format_value(
+        QuantityKind::Amount,
+        if kind == QuantityKind::Date {
+            d.round()
+        } else {
+            d
+        },
+    )
 }
 
 /// True when `proposal` tables no quantity (its action has no end date or ceiling).

@@ -8,10 +8,9 @@ use accord_policy_sdk::proto::DecisionRequest;
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS, POLICIES, PROPOSALS};
 use accord_proto::v1::{
     Ballot, Choice, Decision, EvaluateBatchRequest, EvaluateProposalRequest,
-    EvaluateProposalResponse, MemberStatus, Mission, MissionArea,
-    MissionStatus, Outcome, PolicyEvaluation, PolicyRef, Procedure, Proposal, ProposalEventType,
-    ProposalKind, ProposalState, SummitParticipation, WatchProposalResponse, position,
-    proposal::Action,
+    EvaluateProposalResponse, MemberStatus, Mission, MissionArea, MissionStatus, Outcome,
+    PolicyEvaluation, PolicyRef, Procedure, Proposal, ProposalEventType, ProposalKind,
+    ProposalState, SummitParticipation, WatchProposalResponse, position, proposal::Action,
 };
 use accord_store::{Closing, Effect, ProposalFilter, StoreError};
 use prost_types::Timestamp;
@@ -801,10 +800,7 @@ impl App {
         if request.evaluations.is_empty() || request.evaluations.len() > MAX_BATCH {
             return Err(DomainError::invalid(
                 "evaluations",
-                format!(
-                    "{} items: give 1 to {MAX_BATCH}",
-                    request.evaluations.len()
-                ),
+                format!("{} items: give 1 to {MAX_BATCH}", request.evaluations.len()),
             ));
         }
         let mut prepared = Vec::with_capacity(request.evaluations.len());
@@ -820,12 +816,11 @@ impl App {
             .map(|n| n.get())
             .unwrap_or(2)
             * 2;
-        let results: Vec<DomainResult<EvaluateProposalResponse>> =
-            futures::stream::iter(prepared)
-                .map(|item| self.run_evaluation(item, false, brief))
-                .buffered(parallel)
-                .collect()
-                .await;
+        let results: Vec<DomainResult<EvaluateProposalResponse>> = futures::stream::iter(prepared)
+            .map(|item| self.run_evaluation(item, false, brief))
+            .buffered(parallel)
+            .collect()
+            .await;
         results.into_iter().collect()
     }
 
@@ -1008,7 +1003,9 @@ fn in_item(error: DomainError, item: &str) -> DomainError {
             kind,
             name: format!("{name} ({item})"),
         },
-        DomainError::Precondition(message) => DomainError::Precondition(format!("{item}: {message}")),
+        DomainError::Precondition(message) => {
+            DomainError::Precondition(format!("{item}: {message}"))
+        }
         other => other,
     }
 }

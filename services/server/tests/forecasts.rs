@@ -63,7 +63,11 @@ async fn what_could_pass_finds_the_zone_every_member_accepts() {
     let mut client = server.proposals();
     let mut request = hypothetical(ballots(), "bargaining");
     request.what_could_pass = Some(ZoneOfAgreementRequest::default());
-    let response = client.evaluate_proposal(request).await.unwrap().into_inner();
+    let response = client
+        .evaluate_proposal(request)
+        .await
+        .unwrap()
+        .into_inner();
     let zone = response.zone_of_agreement.expect("a zone");
     assert_eq!(zone.rule, AgreementRule::Unanimity as i32);
     assert!(!zone.tabled_passes);
@@ -74,12 +78,27 @@ async fn what_could_pass_finds_the_zone_every_member_accepts() {
     };
     assert_eq!(date_of(&zone.passing[0].low), (2027, 3, 31));
     assert_eq!(date_of(&zone.passing[0].high), (2027, 6, 30));
-    assert_eq!(date_of(&zone.adopted), (2027, 3, 31), "nearest to the tabled value");
-    assert_eq!(zone.accepting.len(), 32, "the silent members do not stand in the way");
+    assert_eq!(
+        date_of(&zone.adopted),
+        (2027, 3, 31),
+        "nearest to the tabled value"
+    );
+    assert_eq!(
+        zone.accepting.len(),
+        32,
+        "the silent members do not stand in the way"
+    );
     assert!(zone.refusing.is_empty());
     assert_eq!(zone.member_ranges.iter().filter(|r| r.stated).count(), 3);
     // The bargaining decision comes with it.
-    assert!(response.evaluations[0].decision.as_ref().unwrap().forecast_position.is_some());
+    assert!(
+        response.evaluations[0]
+            .decision
+            .as_ref()
+            .unwrap()
+            .forecast_position
+            .is_some()
+    );
 
     // Qualified majority, equal weights, a low quota: members who did not vote accept nothing.
     let mut request = hypothetical(ballots(), "bargaining");
@@ -95,7 +114,12 @@ async fn what_could_pass_finds_the_zone_every_member_accepts() {
         .into_inner()
         .zone_of_agreement
         .unwrap();
-    assert_eq!(date_of(&zone.adopted), (2027, 1, 1), "{:?}", zone.explanation);
+    assert_eq!(
+        date_of(&zone.adopted),
+        (2027, 1, 1),
+        "{:?}",
+        zone.explanation
+    );
 
     // A motion has no quantity; a bad quota is refused; a range of the wrong kind too.
     let mut request = hypothetical(Vec::new(), "unanimity");
@@ -126,7 +150,9 @@ async fn what_could_pass_finds_the_zone_every_member_accepts() {
         high: None,
     });
     assert_status(
-        client.evaluate_proposal(hypothetical(bad, "unanimity")).await,
+        client
+            .evaluate_proposal(hypothetical(bad, "unanimity"))
+            .await,
         Code::InvalidArgument,
         &["ballots[1].acceptable_range.low"],
     );
@@ -151,7 +177,14 @@ async fn evaluate_batch_answers_every_item_in_order_and_refuses_bad_input_whole(
         .map(|k| {
             let mut b = ballots();
             b[1].salience = Some(k as f64 / 40.0);
-            hypothetical(b, if k % 2 == 0 { "bargaining" } else { "unanimity" })
+            hypothetical(
+                b,
+                if k % 2 == 0 {
+                    "bargaining"
+                } else {
+                    "unanimity"
+                },
+            )
         })
         .collect();
     let response = client
@@ -165,10 +198,21 @@ async fn evaluate_batch_answers_every_item_in_order_and_refuses_bad_input_whole(
     assert_eq!(response.results.len(), 40);
     for (k, result) in response.results.iter().enumerate() {
         let e = &result.evaluations[0];
-        let expected = if k % 2 == 0 { "bargaining" } else { "unanimity" };
-        assert_eq!(e.policy, format!("policies/{expected}"), "item {k} in order");
+        let expected = if k % 2 == 0 {
+            "bargaining"
+        } else {
+            "unanimity"
+        };
+        assert_eq!(
+            e.policy,
+            format!("policies/{expected}"),
+            "item {k} in order"
+        );
         let d = e.decision.as_ref().expect("a decision");
-        assert!(d.explanation.is_empty() && d.member_results.is_empty(), "brief");
+        assert!(
+            d.explanation.is_empty() && d.member_results.is_empty(),
+            "brief"
+        );
     }
 
     // One bad item fails the whole call, naming it; nothing changes.

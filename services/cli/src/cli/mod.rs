@@ -721,7 +721,9 @@ pub fn parse_position(text: &str) -> Result<Position, String> {
 /// Parses an acceptable range, `LOW..HIGH` (either end may be empty).
 pub fn parse_range(text: &str) -> Result<accord_proto::v1::AcceptableRange, String> {
     let Some((low, high)) = text.split_once("..") else {
-        return Err(format!("`{text}` is not LOW..HIGH (e.g. 2026-12-31..2027-09-30 or 2500..4000)"));
+        return Err(format!(
+            "`{text}` is not LOW..HIGH (e.g. 2026-12-31..2027-09-30 or 2500..4000)"
+        ));
     };
     let end = |t: &str| -> Result<Option<Position>, String> {
         if t.trim().is_empty() {

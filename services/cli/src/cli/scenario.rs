@@ -34,12 +34,14 @@ pub enum ScenarioCommand {
     /// Evaluates every proposal across a grid of policy parameters or stance assumptions (a
     /// sensitivity sweep; the server computes, in batches) and writes the results as CSV (or
     /// JSON with --json or an --out FILE ending in .json), with optional SVG charts.
-    #[command(after_help = "Variables (NAME=FROM..TO:STEP, up to two; a date range steps in days):\n  \
+    #[command(
+        after_help = "Variables (NAME=FROM..TO:STEP, up to two; a date range steps in days):\n  \
         pressure.pressure=0..2:0.25            a parameter of every column of that policy\n  \
         USA.salience=0.2..1:0.1                a member's stance (salience or position)\n  \
         @longer-period.position=2026-12-31..2028-09-30:30   every member of the stances tagged so\n  \
         shrink-kfor:ITA.position=3000..4500:250            only on one proposal\n\
-        Without --vary, the file's [sweep] section says what to vary.")]
+        Without --vary, the file's [sweep] section says what to vary."
+    )]
     Sweep {
         /// The scenario file (TOML).
         file: PathBuf,

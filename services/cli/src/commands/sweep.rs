@@ -68,16 +68,23 @@ pub async fn run_sweep(
 /// Runs `accord scenario sweep …`.
 pub async fn run(global: &GlobalOptions, args: SweepArgs<'_>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(args.path).map_err(|e| {
-        ScenarioError(format!("{}: cannot read the file: {e}", args.path.display()))
+        ScenarioError(format!(
+            "{}: cannot read the file: {e}",
+            args.path.display()
+        ))
     })?;
     let started = std::time::Instant::now();
     let result = run_sweep(global, &args, &text).await?;
     let elapsed = started.elapsed();
-    let json_out = args
-        .out
-        .is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
+    let json_out = args.out.is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    });
     let body = if json_out || (args.out.is_none() && global.json) {
-        format!("{}\n", serde_json::to_string_pretty(&sweep::to_json(&result))?)
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&sweep::to_json(&result))?
+        )
     } else {
         sweep::to_csv(&result)
     };
