@@ -133,7 +133,7 @@ pub fn compromise_after_pressure(bargaining: &Decision, pressure: &Decision) -> 
     let mut weight = 0.0;
     for result in &bargaining.member_results {
         let w = result.weight;
-        if !(w > 0.0) || !result.metrics.contains_key("position") {
+        if w.is_nan() || w <= 0.0 || !result.metrics.contains_key("position") {
             continue;
         }
         let x = pressure

@@ -72,7 +72,7 @@ async fn what_could_pass_finds_the_zone_every_member_accepts() {
     assert_eq!(zone.rule, AgreementRule::Unanimity as i32);
     assert!(!zone.tabled_passes);
     assert_eq!(zone.passing.len(), 1, "{:?}", zone.explanation);
-    let date_of = |p: &Option<Position>| match p.as_ref().and_then(|p| p.value.clone()) {
+    let date_of = |p: &Option<Position>| match p.as_ref().and_then(|p| p.value) {
         Some(position::Value::Date(d)) => (d.year, d.month, d.day),
         other => panic!("not a date: {other:?}"),
     };
