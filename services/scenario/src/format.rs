@@ -366,20 +366,37 @@ pub fn is_member_code(code: &str) -> bool {
 const CHOICES: [&str; 3] = ["support", "object", "abstain"];
 
 /// Reads and checks a scenario file; on failure, every problem with its line and column.
+/// (The `[sweep]` section is checked by [`crate::load`], which also runs [`crate::sweep::check`].)
 pub fn load(path: &Path) -> Result<(ScenarioFile, Locator), Problems> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_text(path)?;
+    parse(path, &text)
+}
+
+/// The text of the file at `path`, or the problem of reading it.
+pub fn read_text(path: &Path) -> Result<String, Problems> {
+    std::fs::read_to_string(path).map_err(|e| {
         Problems(vec![Problem {
             path: path.to_path_buf(),
             line: 0,
             column: 0,
             message: format!("cannot read the file: {e}"),
         }])
-    })?;
-    parse(path, &text)
+    })
 }
 
 /// Parses and checks scenario `text` (named `path` in messages).
 pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problems> {
+    let (file, locator, problems) = read(path, text)?;
+    if problems.is_empty() {
+        Ok((file, locator))
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Parses `text`: a TOML error fails at once; otherwise the file, its locator and the problems
+/// found in it (possibly none), for callers that add checks of their own.
+pub fn read(path: &Path, text: &str) -> Result<(ScenarioFile, Locator, Vec<Problem>), Problems> {
     let locator = Locator::new(path, text);
     let file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
@@ -388,10 +405,24 @@ pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problem
         ])
     })?;
     let problems = check(&file, &locator);
-    if problems.is_empty() {
-        Ok((file, locator))
-    } else {
-        Err(Problems(problems))
+    Ok((file, locator, problems))
+}
+
+/// A position or range value as one number (days since 1970-01-01 for a date).
+pub fn scalar(value: &PositionValue) -> f64 {
+    match value {
+        PositionValue::Date(d) => d
+            .date
+            .map(|d| {
+                crate::forecast::days_from_civil(
+                    i64::from(d.year),
+                    u32::from(d.month),
+                    u32::from(d.day),
+                ) as f64
+            })
+            .unwrap_or(0.0),
+        PositionValue::Integer(n) => *n as f64,
+        PositionValue::Float(f) => *f,
     }
 }
 
@@ -662,7 +693,7 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
                         range,
                         "acceptable takes two values of the proposal's quantity: dates for end and extend proposals, troop numbers for resize and launch",
                     ));
-                } else if crate::sweep::scalar(&values[0]) > crate::sweep::scalar(&values[1]) {
+                } else if scalar(&values[0]) > scalar(&values[1]) {
                     problems.push(at.at(range, "acceptable: low is above high"));
                 }
             }
@@ -683,9 +714,6 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
                 }
             }
         }
-    }
-    if let Some(sweep) = &file.sweep {
-        problems.extend(crate::sweep::check(file, sweep, at));
     }
     problems.sort_by_key(|p| (p.line, p.column));
     problems

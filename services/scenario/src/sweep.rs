@@ -164,17 +164,7 @@ fn quantity_kind(spec: &ProposalSpec) -> Option<bool> {
     }
 }
 
-/// A position or range value as one number (days for a date).
-pub fn scalar(value: &PositionValue) -> f64 {
-    match value {
-        PositionValue::Date(d) => d
-            .date
-            .map(|d| forecast::days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64)
-            .unwrap_or(0.0),
-        PositionValue::Integer(n) => *n as f64,
-        PositionValue::Float(f) => *f,
-    }
-}
+pub use crate::format::scalar;
 
 /// Which part of a variable's spec a problem is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use accord_scenario::format::{ActionSpec, parse};
+use accord_scenario::format::ActionSpec;
+use accord_scenario::parse;
 
 const VALID: &str = r#"
 [scenario]

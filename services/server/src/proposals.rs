@@ -803,19 +803,22 @@ impl App {
                 format!("{} items: give 1 to {MAX_BATCH}", request.evaluations.len()),
             ));
         }
-        let mut prepared = Vec::with_capacity(request.evaluations.len());
-        for (i, item) in request.evaluations.into_iter().enumerate() {
-            let item = self
-                .prepare_evaluation(item)
-                .await
-                .map_err(|e| in_item(e, &format!("evaluations[{i}]")))?;
-            prepared.push(item);
-        }
-        let brief = request.brief;
         let parallel = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
             * 2;
+        // Every item is checked before any is decided; the first bad one (by index) fails all.
+        let checked: Vec<DomainResult<PreparedEvaluation>> =
+            futures::stream::iter(request.evaluations)
+                .map(|item| self.prepare_evaluation(item))
+                .buffered(parallel)
+                .collect()
+                .await;
+        let mut prepared = Vec::with_capacity(checked.len());
+        for (i, item) in checked.into_iter().enumerate() {
+            prepared.push(item.map_err(|e| in_item(e, &format!("evaluations[{i}]")))?);
+        }
+        let brief = request.brief;
         let results: Vec<DomainResult<EvaluateProposalResponse>> = futures::stream::iter(prepared)
             .map(|item| self.run_evaluation(item, false, brief))
             .buffered(parallel)
