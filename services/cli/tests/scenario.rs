@@ -26,9 +26,8 @@ fn scenario_run_against_a_server_prints_one_table_per_proposal() {
     for label in [
         "Consensus (open vote)",
         "Consensus (silence procedure)",
-        "Weighted 2/3",
         "Double majority",
-        "US pressure",
+        "US pressure (Monte Carlo)",
     ] {
         assert_eq!(
             out.matches(label).count(),
@@ -36,6 +35,20 @@ fn scenario_run_against_a_server_prints_one_table_per_proposal() {
             "{label} once per proposal in:\n{out}"
         );
     }
+    // Once per proposal, and once more in the zone line of the two proposals on a quantity.
+    assert_eq!(out.matches("Weighted 2/3").count(), 5, "{out}");
+    // The forecasts: only for the two proposals that table a quantity.
+    assert_eq!(out.matches("Forecast compromise").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("Zone of agreement (unanimity)").count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("the compromise mean moves from").count(),
+        2,
+        "{out}"
+    );
     assert!(
         out.contains("partners/UKR, partners/AUS, partners/JPN, partners/NZL, partners/KOR"),
         "{out}"
@@ -56,7 +69,7 @@ fn scenario_json_gives_the_same_as_data_and_svg_charts_are_well_formed() {
     let proposals = report["proposals"].as_array().unwrap();
     assert_eq!(proposals.len(), 3);
     let results = proposals[0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), 5);
+    assert_eq!(results.len(), 7, "five rules and two forecasts");
     assert_eq!(results[0]["label"], "Consensus (open vote)");
     assert_eq!(results[0]["decision"]["outcome"], "OUTCOME_REJECTED");
     assert!(results[4]["decision"]["adoptionProbability"].is_number());

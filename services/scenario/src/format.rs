@@ -26,6 +26,37 @@ pub struct ScenarioFile {
     pub pressure: BTreeMap<String, Spanned<ParameterValue>>,
     /// The proposals, in the order they are reported.
     pub proposals: Vec<ProposalSpec>,
+    /// A sensitivity sweep (`accord scenario sweep`): what to vary and which columns to
+    /// evaluate. See [`crate::sweep`].
+    pub sweep: Option<SweepSpec>,
+}
+
+/// `[sweep]`: the default sensitivity sweep of the scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The policy columns (labels) to evaluate; default: every column.
+    #[serde(default)]
+    pub policies: Vec<Spanned<String>>,
+    /// The variables, each over a grid; the sweep evaluates their product.
+    #[serde(default)]
+    pub vary: Vec<VarySpec>,
+}
+
+/// `[[sweep.vary]]`: one variable of a sweep, from `from` to `to` in steps of `step`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VarySpec {
+    /// What varies: `POLICY.PARAMETER` (`pressure.pressure`), `CODE.salience`,
+    /// `CODE.position`, `@TAG.salience` or `@TAG.position` (every member of the stances
+    /// tagged TAG); optionally prefixed `PROPOSAL:` to vary it on one proposal only.
+    pub name: Spanned<String>,
+    /// First value (a number, or a date for a position on dates).
+    pub from: Spanned<PositionValue>,
+    /// Last value (included when the steps land on it).
+    pub to: Spanned<PositionValue>,
+    /// Step, > 0 (in days for dates).
+    pub step: Spanned<f64>,
 }
 
 /// `[scenario]`: what the scenario is.
@@ -57,6 +88,15 @@ pub struct PolicyColumn {
     /// Parameters, by name; numbers and booleans may be written bare.
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<ParameterValue>>,
+    /// Only these proposals (ids) get this column; default: every proposal. For policies
+    /// that need a quantity (a bargaining forecast, positions under pressure).
+    #[serde(default)]
+    pub proposals: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Also ask the server what could pass under this column (the zone of agreement):
+    /// `"unanimity"` or `"qualified_majority"` (quota from `zone_quota`).
+    pub zone: Option<Spanned<String>>,
+    /// Quota of a `qualified_majority` zone (default 0.55, or a weighted column's quota).
+    pub zone_quota: Option<Spanned<f64>>,
 }
 
 /// A parameter value as written: text, a number or a boolean (sent to the policy as text).
@@ -208,6 +248,11 @@ pub struct StanceSpec {
     /// Where this stance comes from, or "assumption: …".
     #[serde(default)]
     pub source: String,
+    /// The values these members would accept, `[low, high]` (dates or numbers, like
+    /// `position`); used by the zone of agreement. Unset: derived from position and salience.
+    pub acceptable: Option<Spanned<Vec<PositionValue>>>,
+    /// A name for this group of members, so that a sweep can vary it (`@TAG.position`).
+    pub tag: Option<Spanned<String>>,
 }
 
 /// A preferred value as written.
@@ -321,20 +366,37 @@ pub fn is_member_code(code: &str) -> bool {
 const CHOICES: [&str; 3] = ["support", "object", "abstain"];
 
 /// Reads and checks a scenario file; on failure, every problem with its line and column.
+/// (The `[sweep]` section is checked by [`crate::load`], which also runs [`crate::sweep::check`].)
 pub fn load(path: &Path) -> Result<(ScenarioFile, Locator), Problems> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_text(path)?;
+    parse(path, &text)
+}
+
+/// The text of the file at `path`, or the problem of reading it.
+pub fn read_text(path: &Path) -> Result<String, Problems> {
+    std::fs::read_to_string(path).map_err(|e| {
         Problems(vec![Problem {
             path: path.to_path_buf(),
             line: 0,
             column: 0,
             message: format!("cannot read the file: {e}"),
         }])
-    })?;
-    parse(path, &text)
+    })
 }
 
 /// Parses and checks scenario `text` (named `path` in messages).
 pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problems> {
+    let (file, locator, problems) = read(path, text)?;
+    if problems.is_empty() {
+        Ok((file, locator))
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Parses `text`: a TOML error fails at once; otherwise the file, its locator and the problems
+/// found in it (possibly none), for callers that add checks of their own.
+pub fn read(path: &Path, text: &str) -> Result<(ScenarioFile, Locator, Vec<Problem>), Problems> {
     let locator = Locator::new(path, text);
     let file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
@@ -343,10 +405,24 @@ pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problem
         ])
     })?;
     let problems = check(&file, &locator);
-    if problems.is_empty() {
-        Ok((file, locator))
-    } else {
-        Err(Problems(problems))
+    Ok((file, locator, problems))
+}
+
+/// A position or range value as one number (days since 1970-01-01 for a date).
+pub fn scalar(value: &PositionValue) -> f64 {
+    match value {
+        PositionValue::Date(d) => d
+            .date
+            .map(|d| {
+                crate::forecast::days_from_civil(
+                    i64::from(d.year),
+                    u32::from(d.month),
+                    u32::from(d.day),
+                ) as f64
+            })
+            .unwrap_or(0.0),
+        PositionValue::Integer(n) => *n as f64,
+        PositionValue::Float(f) => *f,
     }
 }
 
@@ -558,8 +634,94 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
             }
         }
     }
+    let ids: HashSet<&str> = file
+        .proposals
+        .iter()
+        .map(|p| p.id.get_ref().as_str())
+        .collect();
+    for column in &file.policies {
+        if let Some(list) = &column.proposals {
+            if list.get_ref().is_empty() {
+                problems.push(at.at(list, "name at least one proposal, or leave `proposals` out"));
+            }
+            for id in list.get_ref() {
+                if !ids.contains(id.get_ref().as_str()) {
+                    problems.push(at.at(id, format!("no proposal has the id `{}`", id.get_ref())));
+                }
+            }
+        }
+        if let Some(zone) = &column.zone {
+            if !["unanimity", "qualified_majority"].contains(&zone.get_ref().as_str()) {
+                problems.push(at.at(
+                    zone,
+                    format!(
+                        "zone `{}` is not `unanimity` or `qualified_majority`",
+                        zone.get_ref()
+                    ),
+                ));
+            }
+        }
+        if let Some(q) = &column.zone_quota {
+            if !(*q.get_ref() > 0.0 && *q.get_ref() <= 1.0) {
+                problems.push(at.at(q, format!("zone_quota {} is outside (0, 1]", q.get_ref())));
+            }
+        }
+    }
+    for proposal in &file.proposals {
+        for stance in &proposal.stances {
+            if let Some(range) = &stance.acceptable {
+                let values = range.get_ref();
+                let kind_ok = |v: &PositionValue| match (&proposal.action.get_ref(), v) {
+                    (
+                        ActionSpec::EndMission { .. } | ActionSpec::ExtendMission { .. },
+                        PositionValue::Date(d),
+                    ) => date_only(d),
+                    (
+                        ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. },
+                        PositionValue::Integer(n),
+                    ) => *n >= 0,
+                    (
+                        ActionSpec::ResizeMission { .. } | ActionSpec::LaunchMission { .. },
+                        PositionValue::Float(n),
+                    ) => *n >= 0.0 && n.is_finite(),
+                    _ => false,
+                };
+                if values.len() != 2 {
+                    problems.push(at.at(range, "acceptable is [low, high]: two values"));
+                } else if !values.iter().all(kind_ok) {
+                    problems.push(at.at(
+                        range,
+                        "acceptable takes two values of the proposal's quantity: dates for end and extend proposals, troop numbers for resize and launch",
+                    ));
+                } else if scalar(&values[0]) > scalar(&values[1]) {
+                    problems.push(at.at(range, "acceptable: low is above high"));
+                }
+            }
+            if let Some(tag) = &stance.tag {
+                if tag.get_ref().is_empty()
+                    || !tag
+                        .get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    problems.push(at.at(
+                        tag,
+                        format!(
+                            "tag `{}` must be letters, digits, `-` or `_`",
+                            tag.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     problems.sort_by_key(|p| (p.line, p.column));
     problems
+}
+
+/// True when `value` is a date without a time.
+pub fn is_plain_date(value: &Datetime) -> bool {
+    date_only(value)
 }
 
 fn accord_proto_policy_id(id: &str) -> bool {

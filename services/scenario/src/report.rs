@@ -5,6 +5,7 @@ use accord_proto::v1::{Choice, Decision, Outcome, Procedure, proposal::Action};
 use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
+use crate::forecast;
 use crate::run::{ProposalReport, Report, Row};
 
 fn short(names: &[String], limit: usize) -> String {
@@ -182,8 +183,150 @@ pub fn render(report: &Report) -> String {
             tally(p)
         ));
         out.push_str(&format!("{}\n", table(p)));
+        for line in forecast_lines(p) {
+            out.push_str(&format!("   {line}\n"));
+        }
+    }
+    if let Some(sweep) = &report.sweep {
+        out.push('\n');
+        for line in crate::sweep::summary(sweep) {
+            out.push_str(&format!("{line}\n"));
+        }
     }
     out
+}
+
+fn is_date(p: &ProposalReport) -> bool {
+    matches!(
+        p.proposal.action,
+        Some(Action::EndMission(_) | Action::ExtendMission(_))
+    )
+}
+
+/// A figure of a decision's metrics as text: a date for a date quantity (days since
+/// 1970-01-01), the amount otherwise.
+fn figure(p: &ProposalReport, v: f64) -> String {
+    if is_date(p) {
+        forecast::date_text(v)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn distance(p: &ProposalReport, d: f64) -> String {
+    if is_date(p) {
+        format!("{:+.0} days", d)
+    } else {
+        format!("{:+.0} troops", d)
+    }
+}
+
+fn tabled_value(p: &ProposalReport) -> Option<(String, f64)> {
+    match p.proposal.action.as_ref()? {
+        Action::EndMission(a) => a.end_date.map(|d| {
+            (
+                format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+                forecast::days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64,
+            )
+        }),
+        Action::ExtendMission(a) => a.end_date.map(|d| {
+            (
+                format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+                forecast::days_from_civil(d.year as i64, d.month as u32, d.day as u32) as f64,
+            )
+        }),
+        Action::ResizeMission(a) => Some((
+            a.personnel_ceiling.to_string(),
+            f64::from(a.personnel_ceiling),
+        )),
+        Action::LaunchMission(a) => Some((
+            a.personnel_ceiling.to_string(),
+            f64::from(a.personnel_ceiling),
+        )),
+        _ => None,
+    }
+}
+
+/// The forecast lines of one proposal: the forecast compromise next to the tabled value, the
+/// zone of agreement of every column that asks for it, and how far pressure moves the
+/// compromise (Friedkin–Johnsen columns).
+pub fn forecast_lines(p: &ProposalReport) -> Vec<String> {
+    let Some((tabled_text, tabled)) = tabled_value(p) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let bargaining = p
+        .rows
+        .iter()
+        .find(|r| r.policy == "bargaining" && r.result.is_ok());
+    for row in p.rows.iter().filter(|r| r.policy == "bargaining") {
+        let Ok(d) = &row.result else { continue };
+        let Some(f) = forecast::number(d.forecast_position.as_ref()) else {
+            continue;
+        };
+        let metric = |k: &str| d.metrics.get(k).map(|v| figure(p, *v)).unwrap_or_default();
+        lines.push(format!(
+            "Forecast compromise ({}): {} against the {} proposal {} ({}); compromise mean {}, weighted median {}.",
+            row.label,
+            forecast::value(d.forecast_position.as_ref()),
+            p.proposal.sponsor.trim_start_matches("members/"),
+            tabled_text,
+            distance(p, f - tabled),
+            metric("mean"),
+            metric("median"),
+        ));
+    }
+    for row in &p.rows {
+        if let Some(zone) = &row.zone {
+            let mut zone_lines = forecast::zone_lines(zone);
+            zone_lines.truncate(2);
+            lines.push(format!("{} [{}]", zone_lines[0], row.label));
+            if let Some(l) = zone_lines.get(1) {
+                lines.push(l.trim().to_string());
+            }
+        }
+    }
+    for row in p.rows.iter().filter(|r| {
+        r.policy == "pressure"
+            && r.parameters.get("model").map(String::as_str) == Some("friedkin_johnsen")
+    }) {
+        let Ok(d) = &row.result else { continue };
+        let before = bargaining
+            .and_then(|b| b.result.as_ref().ok())
+            .and_then(|b| b.metrics.get("mean").copied());
+        let after = bargaining
+            .and_then(|b| b.result.as_ref().ok())
+            .and_then(|b| forecast::compromise_after_pressure(b, d));
+        let mut line = format!("{}:", row.label);
+        if let (Some(before), Some(after)) = (before, after) {
+            line.push_str(&format!(
+                " the compromise mean moves from {} to {} ({}) towards the lead;",
+                figure(p, before),
+                figure(p, after),
+                distance(p, after - before)
+            ));
+        }
+        line.push_str(&format!(
+            " {} still block the proposal as tabled",
+            if d.blockers.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} members", d.blockers.len())
+            }
+        ));
+        match d.metrics.get("smallest_pressure") {
+            Some(sp) => line.push_str(&format!(
+                "; the smallest pressure at which nobody blocks is {sp:.2} (given: {}).",
+                row.parameters
+                    .get("pressure")
+                    .map(String::as_str)
+                    .unwrap_or("1")
+            )),
+            None => line.push_str("; no pressure makes everyone accept it."),
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 fn row_json(row: &Row) -> Value {
@@ -191,7 +334,7 @@ fn row_json(row: &Row) -> Value {
         Procedure::Silence => "silence",
         _ => "open",
     };
-    match &row.result {
+    let mut value = match &row.result {
         Ok(decision) => json!({
             "label": row.label,
             "policy": row.policy,
@@ -207,7 +350,14 @@ fn row_json(row: &Row) -> Value {
             "parameters": row.parameters,
             "error": { "code": code, "message": message },
         }),
+    };
+    if let (Some(zone), Some(object)) = (&row.zone, value.as_object_mut()) {
+        object.insert(
+            "zone_of_agreement".to_string(),
+            accord_proto::json::to_json(zone),
+        );
     }
+    value
 }
 
 /// The whole report as data.
@@ -222,7 +372,9 @@ pub fn to_json(report: &Report) -> Value {
             "source": p.source,
             "ballots": p.ballots.iter().map(accord_proto::json::to_json).collect::<Vec<_>>(),
             "results": p.rows.iter().map(row_json).collect::<Vec<_>>(),
+            "forecast": forecast_lines(p),
         })).collect::<Vec<_>>(),
+        "sweep": report.sweep.as_ref().map(crate::sweep::to_json),
     })
 }
 

@@ -7,10 +7,11 @@ use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::{
-    Ballot, Choice, Date, Decision, EndMission, EvaluateProposalRequest, ExtendMission,
-    GenericMotion, LaunchMission, ListMembersRequest, ListPoliciesRequest, Member, MemberStatus,
-    PolicyRef, Position, Procedure, Proposal, ResizeMission, SetSummitParticipation,
-    SummitParticipation, evaluate_proposal_request::Subject, position, proposal::Action,
+    AcceptableRange, AgreementRule, Ballot, Choice, Date, Decision, EndMission,
+    EvaluateProposalRequest, ExtendMission, GenericMotion, LaunchMission, ListMembersRequest,
+    ListPoliciesRequest, Member, MemberStatus, PolicyRef, Position, Procedure, Proposal,
+    ResizeMission, SetSummitParticipation, SummitParticipation, ZoneOfAgreement,
+    ZoneOfAgreementRequest, evaluate_proposal_request::Subject, position, proposal::Action,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prost_types::Timestamp;
@@ -19,7 +20,8 @@ use toml::value::Datetime;
 use tonic::transport::Channel;
 
 use crate::format::{
-    ActionSpec, Locator, ParameterValue, PositionValue, Problem, Problems, ScenarioFile,
+    ActionSpec, Locator, ParameterValue, PolicyColumn, PositionValue, Problem, Problems,
+    ProposalSpec, ScenarioFile,
 };
 
 /// The seed used when the scenario gives none.
@@ -38,6 +40,8 @@ pub struct Row {
     pub parameters: BTreeMap<String, String>,
     /// The decision, or the gRPC error (code name and message).
     pub result: Result<Decision, (String, String)>,
+    /// What could pass under this column's zone rule, when the column asks (`zone`).
+    pub zone: Option<ZoneOfAgreement>,
 }
 
 /// One proposal's results.
@@ -68,6 +72,8 @@ pub struct Report {
     pub members: Vec<Member>,
     /// One entry per proposal, in file order.
     pub proposals: Vec<ProposalReport>,
+    /// The scenario's own sweep, when the report was asked to include it (`accord demo`).
+    pub sweep: Option<crate::sweep::SweepResult>,
 }
 
 /// Why a scenario could not run.
@@ -201,7 +207,7 @@ fn action(spec: &ActionSpec) -> Action {
     }
 }
 
-fn position_value(value: &PositionValue) -> Position {
+pub(crate) fn position_value(value: &PositionValue) -> Position {
     Position {
         value: Some(match value {
             PositionValue::Date(d) => match date(d) {
@@ -261,16 +267,15 @@ fn merged(layers: &[&BTreeMap<String, Spanned<ParameterValue>>]) -> HashMap<Stri
     out
 }
 
-/// Runs `file` against the server on `channel`. `progress` shows a progress bar on stderr
-/// (only when stderr is a terminal).
-pub async fn run(
+/// The checks only the server can make (members, policies), still pointing at the file's
+/// lines; returns the alliance's members.
+pub(crate) async fn check_on_server(
     file: &ScenarioFile,
     at: &Locator,
-    channel: Channel,
-    progress: bool,
-) -> Result<Report, RunError> {
-    let members = all_members(&channel).await?;
-    let policies = policy_ids(&channel).await?;
+    channel: &Channel,
+) -> Result<Vec<Member>, RunError> {
+    let members = all_members(channel).await?;
+    let policies = policy_ids(channel).await?;
     let codes: HashSet<&str> = members.iter().map(|m| m.code.as_str()).collect();
 
     // Checks only the server can make, still pointing at the file's lines.
@@ -315,6 +320,98 @@ pub async fn run(
         return Err(RunError::Problems(Problems(problems)));
     }
 
+    Ok(members)
+}
+
+/// The ballots `spec`'s stances give, one per active member that votes (with reasons when
+/// `reasons`; a sweep leaves them out to keep its requests small).
+pub(crate) fn ballots_for(spec: &ProposalSpec, members: &[Member], reasons: bool) -> Vec<Ballot> {
+    let stance_of: HashMap<&str, &crate::format::StanceSpec> = spec
+        .stances
+        .iter()
+        .flat_map(|s| {
+            s.members
+                .get_ref()
+                .iter()
+                .map(move |m| (m.get_ref().as_str(), s))
+        })
+        .collect();
+    let default = spec
+        .default_choice
+        .as_ref()
+        .map(|c| c.get_ref().as_str())
+        .unwrap_or("none");
+    members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Active as i32)
+        .filter_map(|m| match stance_of.get(m.code.as_str()) {
+            Some(stance) => Some(Ballot {
+                member: m.name.clone(),
+                choice: choice(stance.choice.get_ref()) as i32,
+                position: stance
+                    .position
+                    .as_ref()
+                    .map(|p| position_value(p.get_ref())),
+                salience: stance.salience.as_ref().map(|s| *s.get_ref()),
+                reason: if reasons {
+                    stance.reason.clone()
+                } else {
+                    String::new()
+                },
+                acceptable_range: stance.acceptable.as_ref().map(|r| AcceptableRange {
+                    low: r.get_ref().first().map(position_value),
+                    high: r.get_ref().get(1).map(position_value),
+                }),
+                ..Default::default()
+            }),
+            None if default != "none" => Some(Ballot {
+                member: m.name.clone(),
+                choice: choice(default) as i32,
+                reason: if reasons {
+                    "default stance of the scenario".to_string()
+                } else {
+                    String::new()
+                },
+                ..Default::default()
+            }),
+            None => None,
+        })
+        .collect()
+}
+
+/// The hypothetical proposal `spec` puts, and its deadline (one day from now by default).
+pub(crate) fn proposal_for(spec: &ProposalSpec) -> (Proposal, Timestamp) {
+    let deadline = spec
+        .deadline
+        .as_ref()
+        .and_then(|d| timestamp(d.get_ref()))
+        .unwrap_or_else(|| Timestamp {
+            seconds: chrono::Utc::now().timestamp() + 86_400,
+            nanos: 0,
+        });
+    let base = Proposal {
+        title: spec.title.clone(),
+        description: spec.description.clone(),
+        action: Some(action(spec.action.get_ref())),
+        sponsor: format!("members/{}", spec.sponsor.get_ref()),
+        procedure: procedure(spec.procedure.as_ref()) as i32,
+        deadline: Some(deadline),
+        ..Default::default()
+    };
+
+    (base, deadline)
+}
+
+/// Runs `file` against the server on `channel`. `progress` shows a progress bar on stderr
+/// (only when stderr is a terminal).
+pub async fn run(
+    file: &ScenarioFile,
+    at: &Locator,
+    channel: Channel,
+    progress: bool,
+) -> Result<Report, RunError> {
+    let members = check_on_server(file, at, &channel).await?;
+
     let seed = file.scenario.seed.unwrap_or(DEFAULT_SEED);
     let bar = if progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = ProgressBar::with_draw_target(
@@ -333,62 +430,8 @@ pub async fn run(
     let mut client = ProposalServiceClient::new(channel.clone());
     let mut reports = Vec::new();
     for spec in &file.proposals {
-        let stance_of: HashMap<&str, &crate::format::StanceSpec> = spec
-            .stances
-            .iter()
-            .flat_map(|s| {
-                s.members
-                    .get_ref()
-                    .iter()
-                    .map(move |m| (m.get_ref().as_str(), s))
-            })
-            .collect();
-        let default = spec
-            .default_choice
-            .as_ref()
-            .map(|c| c.get_ref().as_str())
-            .unwrap_or("none");
-        let ballots: Vec<Ballot> = members
-            .iter()
-            .filter(|m| m.status == MemberStatus::Active as i32)
-            .filter_map(|m| match stance_of.get(m.code.as_str()) {
-                Some(stance) => Some(Ballot {
-                    member: m.name.clone(),
-                    choice: choice(stance.choice.get_ref()) as i32,
-                    position: stance
-                        .position
-                        .as_ref()
-                        .map(|p| position_value(p.get_ref())),
-                    salience: stance.salience.as_ref().map(|s| *s.get_ref()),
-                    reason: stance.reason.clone(),
-                    ..Default::default()
-                }),
-                None if default != "none" => Some(Ballot {
-                    member: m.name.clone(),
-                    choice: choice(default) as i32,
-                    reason: "default stance of the scenario".to_string(),
-                    ..Default::default()
-                }),
-                None => None,
-            })
-            .collect();
-        let deadline = spec
-            .deadline
-            .as_ref()
-            .and_then(|d| timestamp(d.get_ref()))
-            .unwrap_or_else(|| Timestamp {
-                seconds: chrono::Utc::now().timestamp() + 86_400,
-                nanos: 0,
-            });
-        let base = Proposal {
-            title: spec.title.clone(),
-            description: spec.description.clone(),
-            action: Some(action(spec.action.get_ref())),
-            sponsor: format!("members/{}", spec.sponsor.get_ref()),
-            procedure: procedure(spec.procedure.as_ref()) as i32,
-            deadline: Some(deadline),
-            ..Default::default()
-        };
+        let ballots = ballots_for(spec, &members, true);
+        let (base, deadline) = proposal_for(spec);
 
         let mut rows = Vec::new();
         for column in &file.policies {
@@ -397,11 +440,10 @@ pub async fn run(
                 spec.id.get_ref(),
                 column.label.get_ref()
             ));
-            let parameters = if column.policy.get_ref() == "pressure" {
-                merged(&[&file.pressure, &spec.pressure, &column.parameters])
-            } else {
-                merged(&[&column.parameters])
-            };
+            if !applies(column, spec) {
+                continue;
+            }
+            let parameters = column_parameters(file, spec, column);
             let mut proposal = base.clone();
             if let Some(p) = &column.procedure {
                 proposal.procedure = procedure(Some(p)) as i32;
@@ -417,20 +459,29 @@ pub async fn run(
                 policies: vec![policy],
                 seed,
                 evaluate_time: Some(deadline),
+                what_could_pass: if crate::sweep::has_quantity(spec) {
+                    zone_request(column)
+                } else {
+                    None
+                },
             };
+            let mut zone = None;
             let result = match client.evaluate_proposal(request).await {
-                Ok(response) => response
-                    .into_inner()
-                    .evaluations
-                    .into_iter()
-                    .next()
-                    .and_then(|e| e.decision)
-                    .ok_or_else(|| {
-                        (
-                            "INTERNAL".to_string(),
-                            "the server returned no decision".to_string(),
-                        )
-                    }),
+                Ok(response) => {
+                    let response = response.into_inner();
+                    zone = response.zone_of_agreement;
+                    response
+                        .evaluations
+                        .into_iter()
+                        .next()
+                        .and_then(|e| e.decision)
+                        .ok_or_else(|| {
+                            (
+                                "INTERNAL".to_string(),
+                                "the server returned no decision".to_string(),
+                            )
+                        })
+                }
                 Err(status) => {
                     // The proposal itself is wrong (unknown mission, terminated mission, …):
                     // point at the action in the file rather than failing each column.
@@ -457,6 +508,7 @@ pub async fn run(
                 procedure: Procedure::try_from(proposal.procedure).unwrap_or(Procedure::OpenVote),
                 parameters: parameters.into_iter().collect(),
                 result,
+                zone,
             });
             bar.inc(1);
         }
@@ -475,5 +527,62 @@ pub async fn run(
         seed,
         members,
         proposals: reports,
+        sweep: None,
+    })
+}
+
+/// Whether `column` is asked about `spec` (its `proposals` list, when it has one).
+pub(crate) fn applies(column: &PolicyColumn, spec: &ProposalSpec) -> bool {
+    column.proposals.as_ref().is_none_or(|ids| {
+        ids.get_ref()
+            .iter()
+            .any(|id| id.get_ref() == spec.id.get_ref())
+    })
+}
+
+/// The parameters `column` sends for `spec`: for `pressure` columns the scenario's
+/// `[pressure]`, then the proposal's, then the column's own; otherwise the column's.
+pub(crate) fn column_parameters(
+    file: &ScenarioFile,
+    spec: &ProposalSpec,
+    column: &PolicyColumn,
+) -> HashMap<String, String> {
+    if column.policy.get_ref() == "pressure" {
+        merged(&[&file.pressure, &spec.pressure, &column.parameters])
+    } else {
+        merged(&[&column.parameters])
+    }
+}
+
+/// The zone question `column` asks, if any.
+pub(crate) fn zone_request(column: &PolicyColumn) -> Option<ZoneOfAgreementRequest> {
+    // A weighted column's zone counts the same weight as the column (where the zone knows it).
+    let param = |name: &str| column.parameters.get(name).map(|v| v.get_ref().to_text());
+    let weighted = column.policy.get_ref() == "weighted";
+    column.zone.as_ref().map(|z| ZoneOfAgreementRequest {
+        rule: if z.get_ref() == "qualified_majority" {
+            AgreementRule::QualifiedMajority
+        } else {
+            AgreementRule::Unanimity
+        } as i32,
+        quota: column
+            .zone_quota
+            .as_ref()
+            .map(|q| *q.get_ref())
+            .or_else(|| {
+                weighted
+                    .then(|| param("quota").and_then(|q| q.parse().ok()))
+                    .flatten()
+            }),
+        weight: if weighted {
+            param("weight")
+                .filter(|w| {
+                    ["equal", "defence_spending", "gdp", "population"].contains(&w.as_str())
+                })
+                .unwrap_or_else(|| "defence_spending".to_string())
+        } else {
+            String::new()
+        },
+        ..Default::default()
     })
 }

@@ -229,6 +229,9 @@ pub fn write_all(report: &Report, dir: &Path) -> DrawResult<Vec<PathBuf>> {
                         .map(|p| (m.member.trim_start_matches("members/").to_string(), *p))
                 })
                 .collect();
+            if points.is_empty() {
+                continue; // a Friedkin-Johnsen row: positions, no concessions to chart
+            }
             points.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             let path = dir.join(format!(
                 "{}-{}-concessions.svg",

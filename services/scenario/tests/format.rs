@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use accord_scenario::format::{ActionSpec, parse};
+use accord_scenario::format::ActionSpec;
+use accord_scenario::parse;
 
 const VALID: &str = r#"
 [scenario]
@@ -180,4 +181,124 @@ fn an_empty_scenario_says_what_is_missing() {
 fn a_missing_file_is_reported() {
     let err = accord_scenario::load(Path::new("/nonexistent/s.toml")).unwrap_err();
     assert!(err.to_string().contains("cannot read the file"), "{err}");
+}
+
+const SWEEP: &str = r#"
+[sweep]
+policies = ["Weighted"]
+
+[[sweep.vary]]
+name = "@slow.salience"
+from = 0.1
+to = 0.9
+step = 0.1
+"#;
+
+/// `VALID` with a tag and an acceptable range on its stance, and `sweep` appended.
+fn with_sweep(sweep: &str) -> String {
+    let text = with(
+        "salience = 0.4\n",
+        "salience = 0.4\ntag = \"slow\"\nacceptable = [2027-03-31, 2027-12-31]\n",
+    );
+    // The [sweep] table must come before the array of tables it would otherwise extend.
+    text.replacen("[[proposals]]", &format!("{sweep}\n[[proposals]]"), 1)
+}
+
+#[test]
+fn a_sweep_section_parses_and_resolves_its_grid() {
+    let (file, _) = parse(Path::new("s.toml"), &with_sweep(SWEEP)).unwrap();
+    let sweep = file.sweep.as_ref().expect("a [sweep]");
+    assert_eq!(sweep.policies[0].get_ref(), "Weighted");
+    let (variables, labels) = accord_scenario::sweep::plan(&file, &[], &[]).unwrap();
+    assert_eq!(labels, vec!["Weighted".to_string()]);
+    assert_eq!(variables.len(), 1);
+    assert_eq!(variables[0].values.len(), 9);
+    assert!(
+        matches!(&variables[0].target, accord_scenario::sweep::Target::Salience(c) if c == &["DEU", "FRA"])
+    );
+    // --vary replaces the file's variables: a position on dates, stepped in days.
+    let (variables, _) = accord_scenario::sweep::plan(
+        &file,
+        &["end-nmi:DEU.position=2027-01-01..2027-01-31:10".to_string()],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(variables[0].values.len(), 4);
+    assert_eq!(variables[0].text(variables[0].values[3]), "2027-01-31");
+}
+
+#[test]
+fn bad_sweep_specs_are_refused_with_their_line() {
+    let cases = [
+        (
+            "@slow.salience",
+            "@nobody.salience",
+            6,
+            "no stance is tagged `nobody`",
+        ),
+        (
+            "@slow.salience",
+            "DEU.mood",
+            6,
+            "a member's `mood` cannot vary",
+        ),
+        ("@slow.salience", "nopolicy.x", 6, "neither a member code"),
+        ("step = 0.1", "step = 0", 9, "must be a number above 0"),
+        ("to = 0.9", "to = 1.5", 7, "a salience runs from 0 to 1"),
+        ("from = 0.1", "from = 0.95", 8, "to is below from"),
+        (
+            "[\"Weighted\"]",
+            "[\"Nope\"]",
+            3,
+            "no policy column is labelled `Nope`",
+        ),
+    ];
+    for (old, new, line, message) in cases {
+        let sweep = SWEEP.replacen(old, new, 1);
+        let found = problems(&with_sweep(&sweep));
+        assert!(
+            found.iter().any(|p| p.contains(message)),
+            "{new}: {found:?}"
+        );
+        // The sweep's text starts at line 14 of the file (its first line is empty).
+        let first = found[0]
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
+        assert_eq!(first, 13 + line, "{new}: {found:?}");
+    }
+    // A command-line spec names itself.
+    let (file, _) = parse(Path::new("s.toml"), &with_sweep(SWEEP)).unwrap();
+    let e = accord_scenario::sweep::plan(&file, &["pressure.pressure=0..2".to_string()], &[])
+        .unwrap_err();
+    assert!(e.contains("is not NAME=FROM..TO:STEP"), "{e}");
+    let e = accord_scenario::sweep::plan(&file, &["weighted.quota=0.9..0.5:0.1".to_string()], &[])
+        .unwrap_err();
+    assert!(
+        e.contains("--vary `weighted.quota=0.9..0.5:0.1`: to is below from"),
+        "{e}"
+    );
+    let e = accord_scenario::sweep::plan(&file, &["DEU.position=1000..2000:100".to_string()], &[])
+        .unwrap_err();
+    assert!(e.contains("no proposal here resizes or launches"), "{e}");
+}
+
+#[test]
+fn acceptable_ranges_are_checked_against_the_quantity() {
+    let bad = with(
+        "salience = 0.4\n",
+        "salience = 0.4\nacceptable = [3000, 4000]\n",
+    );
+    assert!(
+        problems(&bad)[0].contains("acceptable takes two values"),
+        "{:?}",
+        problems(&bad)
+    );
+    let reversed = with(
+        "salience = 0.4\n",
+        "salience = 0.4\nacceptable = [2027-12-31, 2027-03-31]\n",
+    );
+    assert!(problems(&reversed)[0].contains("low is above high"));
 }

@@ -343,8 +343,15 @@ impl ProposalService for Api {
         &self,
         request: Request<EvaluateProposalRequest>,
     ) -> Reply<EvaluateProposalResponse> {
-        let evaluations = self.0.evaluate(request.into_inner()).await?;
-        ok(EvaluateProposalResponse { evaluations })
+        ok(self.0.evaluate(request.into_inner()).await?)
+    }
+
+    async fn evaluate_batch(
+        &self,
+        request: Request<EvaluateBatchRequest>,
+    ) -> Reply<EvaluateBatchResponse> {
+        let results = self.0.evaluate_batch(request.into_inner()).await?;
+        ok(EvaluateBatchResponse { results })
     }
 
     type WatchProposalStream = WatchStream;

@@ -20,10 +20,11 @@ pub enum LogFormat {
 }
 
 /// The policy libraries bundled with accord, loaded at start unless configured otherwise.
-pub const BUNDLED_PLUGINS: [&str; 3] = [
+pub const BUNDLED_PLUGINS: [&str; 4] = [
     "libaccord_unanimity.so",
     "libaccord_weighted.so",
     "libaccord_pressure.so",
+    "libaccord_bargaining.so",
 ];
 
 /// Command-line flags; each also reads an `ACCORD_…` environment variable.
@@ -47,7 +48,7 @@ pub struct Flags {
     #[arg(long, env = "ACCORD_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
     /// Library file names to load at start, comma-separated; `*` loads every library in the
-    /// directory [default: the three bundled policies].
+    /// directory [default: the four bundled policies].
     #[arg(long, env = "ACCORD_PLUGINS", value_delimiter = ',')]
     pub plugins: Option<Vec<String>>,
     /// Default policy for new proposals [default: unanimity].

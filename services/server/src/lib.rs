@@ -6,6 +6,7 @@
 //! - [`app`]: shared state. [`alliance`]: members, partners, missions. [`proposals`]: proposals,
 //!   ballots, decisions and their effects. [`policies`]: the plugin registry and hot swap.
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
+//! - [`forecasts`]: the zone of agreement (what could pass on a quantity).
 //! - [`deadlines`]: closes proposals at their deadline. [`events`]: watch streams.
 //! - [`api`]: the gRPC adapters. [`error`]: the one mapping from domain errors to gRPC codes.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod config;
 pub mod deadlines;
 pub mod error;
 pub mod events;
+pub mod forecasts;
 pub mod policies;
 pub mod proposals;
 pub mod settler;

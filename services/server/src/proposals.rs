@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use accord_policy_sdk::proto::DecisionRequest;
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS, POLICIES, PROPOSALS};
 use accord_proto::v1::{
-    Ballot, Choice, Decision, EvaluateProposalRequest, MemberStatus, Mission, MissionArea,
-    MissionStatus, Outcome, PolicyEvaluation, PolicyRef, Procedure, Proposal, ProposalEventType,
-    ProposalKind, ProposalState, SummitParticipation, WatchProposalResponse, position,
-    proposal::Action,
+    Ballot, Choice, Decision, EvaluateBatchRequest, EvaluateProposalRequest,
+    EvaluateProposalResponse, MemberStatus, Mission, MissionArea, MissionStatus, Outcome,
+    PolicyEvaluation, PolicyRef, Procedure, Proposal, ProposalEventType, ProposalKind,
+    ProposalState, SummitParticipation, WatchProposalResponse, position, proposal::Action,
 };
 use accord_store::{Closing, Effect, ProposalFilter, StoreError};
 use prost_types::Timestamp;
@@ -393,6 +393,7 @@ impl App {
                 }
             }
         }
+        crate::forecasts::check_range(proposal, ballot, field)?;
         Ok(())
     }
 
@@ -779,11 +780,58 @@ impl App {
         }
     }
 
-    /// Decides an existing or hypothetical proposal under one, several or all policies.
+    /// Decides an existing or hypothetical proposal under one, several or all policies (and
+    /// answers what could pass, when asked).
     pub async fn evaluate(
         &self,
         request: EvaluateProposalRequest,
-    ) -> DomainResult<Vec<PolicyEvaluation>> {
+    ) -> DomainResult<EvaluateProposalResponse> {
+        let prepared = self.prepare_evaluation(request).await?;
+        self.run_evaluation(prepared, true, false).await
+    }
+
+    /// Evaluates every item of a batch: all are checked first (one invalid item fails the
+    /// call, naming `evaluations[i]`), then decided, a few at a time. Changes nothing.
+    pub async fn evaluate_batch(
+        &self,
+        request: EvaluateBatchRequest,
+    ) -> DomainResult<Vec<EvaluateProposalResponse>> {
+        use futures::StreamExt;
+        if request.evaluations.is_empty() || request.evaluations.len() > MAX_BATCH {
+            return Err(DomainError::invalid(
+                "evaluations",
+                format!("{} items: give 1 to {MAX_BATCH}", request.evaluations.len()),
+            ));
+        }
+        let parallel = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            * 2;
+        // Every item is checked before any is decided; the first bad one (by index) fails all.
+        let checked: Vec<DomainResult<PreparedEvaluation>> =
+            futures::stream::iter(request.evaluations)
+                .map(|item| self.prepare_evaluation(item))
+                .buffered(parallel)
+                .collect()
+                .await;
+        let mut prepared = Vec::with_capacity(checked.len());
+        for (i, item) in checked.into_iter().enumerate() {
+            prepared.push(item.map_err(|e| in_item(e, &format!("evaluations[{i}]")))?);
+        }
+        let brief = request.brief;
+        let results: Vec<DomainResult<EvaluateProposalResponse>> = futures::stream::iter(prepared)
+            .map(|item| self.run_evaluation(item, false, brief))
+            .buffered(parallel)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Checks an evaluation and builds what its policies are asked (nothing is decided yet).
+    async fn prepare_evaluation(
+        &self,
+        request: EvaluateProposalRequest,
+    ) -> DomainResult<PreparedEvaluation> {
         use accord_proto::v1::evaluate_proposal_request::Subject;
         let (proposal, mut ballots) = match request.subject {
             Some(Subject::Name(name)) => {
@@ -819,6 +867,16 @@ impl App {
             ballots.retain(|b| b.member != ballot.member);
             ballots.push(ballot);
         }
+        if let Some(zone) = &request.what_could_pass {
+            crate::forecasts::check_request("what_could_pass", zone)?;
+            if crate::forecasts::has_no_quantity(&proposal) {
+                return Err(DomainError::invalid(
+                    "what_could_pass",
+                    "the proposal tables no quantity (an end date or a personnel ceiling): only \
+                     end, extend, resize and launch proposals have a zone of agreement",
+                ));
+            }
+        }
         let now = request.evaluate_time.unwrap_or_else(time::now);
         let seed = if request.seed == 0 {
             DEFAULT_SEED
@@ -849,8 +907,25 @@ impl App {
                 .map(|(i, p)| self.resolve_policy(&format!("policies[{i}]"), Some(p)))
                 .collect::<DomainResult<_>>()?
         };
-        let single = asked.len() == 1;
         let base = self.decision_request(&proposal, ballots, now, seed).await?;
+        Ok(PreparedEvaluation {
+            base,
+            asked,
+            zone: request.what_could_pass,
+        })
+    }
+
+    /// Decides a prepared evaluation. With `single_fails`, a lone policy's failure is the
+    /// call's error (EvaluateProposal); otherwise every failure stays in its evaluation.
+    /// `brief` drops explanations and member results.
+    async fn run_evaluation(
+        &self,
+        prepared: PreparedEvaluation,
+        single_fails: bool,
+        brief: bool,
+    ) -> DomainResult<EvaluateProposalResponse> {
+        let PreparedEvaluation { base, asked, zone } = prepared;
+        let single = asked.len() == 1;
         let calls = asked.into_iter().map(|policy| {
             let mut request = base.clone();
             request.parameters = policy.parameters.clone();
@@ -865,21 +940,36 @@ impl App {
             }
         });
         let results = futures::future::join_all(calls).await;
-        if single {
+        if single && single_fails {
             if let Some((_, Err(_))) = results.first() {
                 let (_, result) = results.into_iter().next().expect("one result");
                 return Err(result.expect_err("checked"));
             }
         }
-        Ok(results
+        let zone_of_agreement = match (&zone, base.proposal.as_ref()) {
+            (Some(zone), Some(proposal)) => Some(crate::forecasts::zone_of_agreement(
+                proposal,
+                &base.members,
+                &base.ballots,
+                zone,
+            )?),
+            _ => None,
+        };
+        let evaluations = results
             .into_iter()
             .map(|(id, result)| match result {
-                Ok(decision) => PolicyEvaluation {
-                    policy: names::name(POLICIES, &id),
-                    decision: Some(decision),
-                    error_code: 0,
-                    error_message: String::new(),
-                },
+                Ok(mut decision) => {
+                    if brief {
+                        decision.explanation.clear();
+                        decision.member_results.clear();
+                    }
+                    PolicyEvaluation {
+                        policy: names::name(POLICIES, &id),
+                        decision: Some(decision),
+                        error_code: 0,
+                        error_message: String::new(),
+                    }
+                }
                 Err(error) => PolicyEvaluation {
                     policy: names::name(POLICIES, &id),
                     decision: None,
@@ -887,7 +977,39 @@ impl App {
                     error_message: error.to_string(),
                 },
             })
-            .collect())
+            .collect();
+        Ok(EvaluateProposalResponse {
+            evaluations,
+            zone_of_agreement,
+        })
+    }
+}
+
+/// Most items in one EvaluateBatch call.
+pub const MAX_BATCH: usize = 1000;
+
+/// An evaluation checked and ready to decide.
+struct PreparedEvaluation {
+    base: DecisionRequest,
+    asked: Vec<PolicyRef>,
+    zone: Option<accord_proto::v1::ZoneOfAgreementRequest>,
+}
+
+/// `error`, with the batch item it came from in its field or message.
+fn in_item(error: DomainError, item: &str) -> DomainError {
+    match error {
+        DomainError::Invalid { field, reason } => DomainError::Invalid {
+            field: format!("{item}.{field}"),
+            reason,
+        },
+        DomainError::NotFound { kind, name } => DomainError::NotFound {
+            kind,
+            name: format!("{name} ({item})"),
+        },
+        DomainError::Precondition(message) => {
+            DomainError::Precondition(format!("{item}: {message}"))
+        }
+        other => other,
     }
 }
 

@@ -613,7 +613,8 @@ async fn failed_preconditions_on_closed_proposals_and_terminated_missions() {
             .into_inner()
             .policies
             .len(),
-        3
+        4,
+        "the four bundled policies, not the refused library"
     );
     assert_eq!(proposal_count(&server).await, 2);
 }

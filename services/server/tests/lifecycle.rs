@@ -566,7 +566,7 @@ async fn evaluate_under_every_policy_changes_nothing() {
         .expect("evaluate an existing proposal")
         .into_inner()
         .evaluations;
-    assert_eq!(evaluations.len(), 3);
+    assert_eq!(evaluations.len(), 4, "the four bundled policies");
     for e in &evaluations {
         assert_eq!(e.error_code, 0, "{}: {}", e.policy, e.error_message);
     }

@@ -345,7 +345,11 @@ async fn a_panicking_policy_fails_its_call_with_internal_and_the_server_keeps_se
         .expect("evaluate under all")
         .into_inner()
         .evaluations;
-    assert_eq!(all.len(), 4);
+    assert_eq!(
+        all.len(),
+        5,
+        "the four bundled policies and the panicking fixture"
+    );
     for e in &all {
         if e.policy == "policies/panicking" {
             assert_eq!(e.error_code, Code::Internal as i32);

@@ -16,6 +16,8 @@ pub const UNANIMITY: &str = "libaccord_unanimity.so";
 pub const WEIGHTED: &str = "libaccord_weighted.so";
 /// The pressure policy library.
 pub const PRESSURE: &str = "libaccord_pressure.so";
+/// The bargaining (forecast) policy library.
+pub const BARGAINING: &str = "libaccord_bargaining.so";
 /// Fixture: panics when the title contains "panic".
 pub const PANICKING: &str = "libaccord_fixture_panicking.so";
 /// Fixture: sleeps when the title contains "hang".

@@ -22,6 +22,6 @@ pub mod grpc;
 pub mod process;
 
 pub use artifacts::{
-    HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library, sha256sum,
+    BARGAINING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library, sha256sum,
 };
 pub use process::{Options, ServerProcess};

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::artifacts::{PRESSURE, UNANIMITY, WEIGHTED, build_dir, server_bin};
+use crate::artifacts::{BARGAINING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, server_bin};
 use crate::database::sqlite_url;
 
 /// How a test server is started.
@@ -40,7 +40,12 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            plugins: vec![UNANIMITY.into(), WEIGHTED.into(), PRESSURE.into()],
+            plugins: vec![
+                UNANIMITY.into(),
+                WEIGHTED.into(),
+                PRESSURE.into(),
+                BARGAINING.into(),
+            ],
             extra: Vec::new(),
             policy_timeout_ms: None,
             operator_token: None,

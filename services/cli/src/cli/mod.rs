@@ -220,6 +220,10 @@ pub enum ProposalsCommand {
         /// amount (troops) for resize and launch proposals.
         #[arg(long, value_parser = parse_position, value_name = "DATE|AMOUNT")]
         position: Option<Position>,
+        /// The values the member would accept, `LOW..HIGH` (dates or amounts; either end may be
+        /// left out: `..2027-03-31`, `2500..`). Used by `evaluate --what-could-pass`.
+        #[arg(long = "accept", value_parser = parse_range, value_name = "LOW..HIGH")]
+        acceptable_range: Option<accord_proto::v1::AcceptableRange>,
     },
     /// Lists every ballot cast on a proposal, in the order cast.
     Ballots {
@@ -269,6 +273,22 @@ pub enum ProposalsCommand {
         /// Also print each decision in full, with its explanation.
         #[arg(long)]
         explain: bool,
+        /// Also say what could pass: the zone of agreement on the proposal's quantity (end
+        /// date or ceiling) under this rule, computed by the server from the ballots' positions
+        /// and acceptable ranges.
+        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "unanimity", value_name = "RULE")]
+        what_could_pass: Option<AgreementRuleArg>,
+        /// For `--what-could-pass qualified-majority`: the share of the counted weight that must
+        /// accept a value [default: 0.55].
+        #[arg(long, value_name = "0..1", requires = "what_could_pass")]
+        quota: Option<f64>,
+        /// For `--what-could-pass qualified-majority`: what a member weighs [default: equal].
+        #[arg(long, value_enum, requires = "what_could_pass")]
+        weight: Option<ZoneWeightArg>,
+        /// For `--what-could-pass`: the share of the range of positions a member of salience 0
+        /// accepts either side of its position when it states no range [default: 0.1].
+        #[arg(long, value_name = "0..1", requires = "what_could_pass")]
+        tolerance: Option<f64>,
     },
     /// Prints the proposal's events as they happen, until it closes.
     Watch {
@@ -703,6 +723,53 @@ pub fn parse_position(text: &str) -> Result<Position, String> {
         ));
     };
     Ok(Position { value: Some(value) })
+}
+
+/// Parses an acceptable range, `LOW..HIGH` (either end may be empty).
+pub fn parse_range(text: &str) -> Result<accord_proto::v1::AcceptableRange, String> {
+    let Some((low, high)) = text.split_once("..") else {
+        return Err(format!(
+            "`{text}` is not LOW..HIGH (e.g. 2026-12-31..2027-09-30 or 2500..4000)"
+        ));
+    };
+    let end = |t: &str| -> Result<Option<Position>, String> {
+        if t.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse_position(t).map(Some)
+        }
+    };
+    let range = accord_proto::v1::AcceptableRange {
+        low: end(low)?,
+        high: end(high)?,
+    };
+    if range.low.is_none() && range.high.is_none() {
+        return Err("give at least one end of the range".to_string());
+    }
+    Ok(range)
+}
+
+/// The rule of `evaluate --what-could-pass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgreementRuleArg {
+    /// Every member must accept the value.
+    Unanimity,
+    /// The members accepting the value must hold the quota of the weight.
+    QualifiedMajority,
+}
+
+/// What a member weighs under `--what-could-pass qualified-majority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ZoneWeightArg {
+    /// One member, one vote.
+    Equal,
+    /// Defence spending (US$ million).
+    DefenceSpending,
+    /// GDP (US$ billion).
+    Gdp,
+    /// Population (million).
+    Population,
 }
 
 /// Parses `key=value`.

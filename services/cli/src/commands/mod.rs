@@ -10,6 +10,8 @@ pub mod partners;
 pub mod policies;
 pub mod proposals;
 pub mod scenario;
+pub mod sweep;
+pub mod zone;
 
 use std::future::Future;
 

@@ -102,6 +102,7 @@ pub async fn run(
             salience,
             reason,
             position,
+            acceptable_range,
         } => {
             let request = CastBallotRequest {
                 proposal: proposal_name(&proposal),
@@ -111,6 +112,7 @@ pub async fn run(
                     position,
                     salience,
                     reason: reason.unwrap_or_default(),
+                    acceptable_range,
                     ..Default::default()
                 }),
             };
@@ -204,7 +206,13 @@ pub async fn run(
             ballots,
             at,
             explain,
+            what_could_pass,
+            quota,
+            weight,
+            tolerance,
         } => {
+            let what_could_pass =
+                what_could_pass.map(|rule| super::zone::request(rule, quota, weight, tolerance));
             let request = EvaluateProposalRequest {
                 subject: Some(Subject::Name(proposal_name(&proposal))),
                 ballots: ballots
@@ -218,6 +226,7 @@ pub async fn run(
                 policies,
                 seed: seed.unwrap_or(0),
                 evaluate_time: at,
+                what_could_pass,
             };
             let response = client
                 .proposals()
@@ -228,6 +237,10 @@ pub async fn run(
                 print_json(&accord_proto::json::to_json(&response));
             } else {
                 print_evaluations(&response, explain);
+                if let Some(zone) = &response.zone_of_agreement {
+                    print("");
+                    print(super::zone::render(zone));
+                }
             }
         }
         ProposalsCommand::Watch { proposal } => {

@@ -33,6 +33,7 @@ async fn run_text(
     text: &str,
     embedded: bool,
     output: &OutputArgs,
+    with_sweep: bool,
 ) -> anyhow::Result<()> {
     let (file, at) =
         accord_scenario::parse(path, text).map_err(|p| ScenarioError(p.to_string()))?;
@@ -53,7 +54,19 @@ async fn run_text(
             addr: addr.clone(),
             reason: crate::output::one_line(&format!("{e:#}")),
         })?;
-    let result = accord_scenario::run(&file, &at, channel, !global.json).await;
+    let mut result = accord_scenario::run(&file, &at, channel.clone(), !global.json).await;
+    if with_sweep && file.sweep.is_some() {
+        if let Ok(report) = result.as_mut() {
+            let (variables, labels) = accord_scenario::sweep::plan(&file, &[], &[])
+                .map_err(|m| ScenarioError(format!("{}: {m}", path.display())))?;
+            match accord_scenario::sweep::run(&file, &at, channel, variables, labels, !global.json)
+                .await
+            {
+                Ok(sweep) => report.sweep = Some(sweep),
+                Err(e) => result = Err(e),
+            }
+        }
+    }
     if let Some(server) = server {
         server.shutdown().await;
     }
@@ -71,8 +84,14 @@ async fn run_text(
         print!("{}", report::render(&report));
     }
     if let Some(dir) = &output.svg {
-        let files = svg::write_all(&report, dir)
+        let mut files = svg::write_all(&report, dir)
             .map_err(|e| anyhow::anyhow!("cannot write the charts: {e}"))?;
+        if let Some(sweep) = &report.sweep {
+            files.extend(
+                accord_scenario::sweep_svg::write_all(sweep, dir)
+                    .map_err(|e| anyhow::anyhow!("cannot write the sweep charts: {e}"))?,
+            );
+        }
         if !global.json {
             println!("\nCharts written:");
             for file in files {
@@ -94,7 +113,28 @@ pub async fn run(global: &GlobalOptions, command: ScenarioCommand) -> anyhow::Re
             let text = std::fs::read_to_string(&file).map_err(|e| {
                 ScenarioError(format!("{}: cannot read the file: {e}", file.display()))
             })?;
-            run_text(global, &file, &text, embedded, &output).await
+            run_text(global, &file, &text, embedded, &output, false).await
+        }
+        ScenarioCommand::Sweep {
+            file,
+            vary,
+            policies,
+            embedded,
+            out,
+            output,
+        } => {
+            crate::commands::sweep::run(
+                global,
+                crate::commands::sweep::SweepArgs {
+                    path: &file,
+                    vary: &vary,
+                    policies: &policies,
+                    embedded,
+                    out: out.as_deref(),
+                    output: &output,
+                },
+            )
+            .await
         }
     }
 }
@@ -114,6 +154,7 @@ pub async fn demo(global: &GlobalOptions, output: OutputArgs) -> anyhow::Result<
         SEED_SCENARIO,
         true,
         &output,
+        true,
     )
     .await?;
     if !global.json {
