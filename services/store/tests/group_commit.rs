@@ -57,7 +57,7 @@ fn ballot(member: &str, choice: Choice, reason: &str) -> Ballot {
         salience: Some(0.5),
         reason: reason.to_owned(),
         cast_time: Some(ts(5_000)),
-        acceptable_range: None,
+        ..Default::default()
         ..Default::default()
     }
 }
