@@ -1378,7 +1378,7 @@ async fn everything_survives_reopening(backend: Backend) {
 async fn in_memory_store_works() {
     let store = SqliteStore::open("sqlite::memory:").await.unwrap();
     assert!(store.seed_if_empty().await.unwrap());
-    create(&*store, end_nmi()).await;
+    create(&store, end_nmi()).await;
     store
         .cast_ballot("1", &ballot("USA", Choice::Support, ""))
         .await
@@ -1564,7 +1564,8 @@ async fn due_proposals_are_claimed_once(backend: Backend) {
     let (db, store) = seeded_store(backend).await;
     let other = accord_store::open(&db.url()).await.unwrap();
     create(&*store, end_nmi()).await; // deadline 87_400 s after the epoch: long due
-    create(&*store, motion(1_000_000_000_000)).await; // deadline far ahead: not due
+    let (far, kind, target) = motion(1_000_000_000_000); // deadline far ahead: not due
+    create(&*store, (far, kind, &target)).await;
     let now_ms = 100_000_000;
     let first = store.claim_due_proposals(now_ms, 60_000, 10).await.unwrap();
     assert_eq!(
