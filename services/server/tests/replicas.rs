@@ -149,12 +149,11 @@ async fn ballots_spread_over_replicas_are_seen_everywhere_and_by_a_watch_on_anot
 async fn ballots_and_closes_racing_through_three_replicas_settle_once() {
     let (url, servers) = replicas(3).await;
     let servers = Arc::new(servers);
-    // Objections racing on three replicas: the first settles it (rejected), once.
-    let rejected = create(
-        &servers[0],
-        proposal("Race to reject", motion("race"), "unanimity"),
-    )
-    .await;
+    // Objections racing on three replicas under the silence procedure: the first settles it
+    // (rejected), once.
+    let mut race = proposal("Race to reject", motion("race"), "unanimity");
+    race.procedure = Procedure::Silence as i32;
+    let rejected = create(&servers[0], race).await;
     let mut tasks = Vec::new();
     for (i, code) in ["FRA", "DEU", "TUR", "HUN", "ITA", "ESP"].into_iter().enumerate() {
         let (servers, name) = (servers.clone(), rejected.name.clone());
@@ -376,11 +375,9 @@ async fn a_policy_replaced_through_one_replica_reaches_the_others_within_the_bou
     .await;
     eprintln!("replica 1 ran the new library {:?} after the replace", done.elapsed());
     // Decisions made through replica 1 now carry it.
-    let p = create(
-        &servers[1],
-        proposal("After the replace", motion("swap"), "unanimity"),
-    )
-    .await;
+    let mut after_replace = proposal("After the replace", motion("swap"), "unanimity");
+    after_replace.procedure = Procedure::Silence as i32; // an objection decides it at once
+    let p = create(&servers[1], after_replace).await;
     let (_, after) = cast(&servers[1], &p.name, ballot("FRA", Choice::Object)).await;
     let decided_by = after.decision.unwrap().policy.unwrap();
     assert_eq!(decided_by.library_sha256, sha);
