@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use prost_types::Timestamp;
 
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{GroupCommitStats, SqliteStore};
 
 /// Opens the store at `url`: `postgres://…` (or `postgresql://…`) opens a [`PostgresStore`],
 /// anything else (`sqlite://…`, `sqlite::memory:`) a [`SqliteStore`]. Applies the backend's
@@ -328,6 +328,11 @@ pub trait Store: Send + Sync + 'static {
     /// other process writes (SQLite).
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
         None
+    }
+
+    /// What this store's ballot writer (group commit) has done since it was opened.
+    fn group_commit_stats(&self) -> GroupCommitStats {
+        GroupCommitStats::default()
     }
 
     /// Whether the database answers (readiness).

@@ -543,6 +543,10 @@ impl Store for PostgresStore {
         true
     }
 
+    fn group_commit_stats(&self) -> crate::GroupCommitStats {
+        self.ballots.stats()
+    }
+
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         Some(self.changes.subscribe())
     }

@@ -18,6 +18,8 @@
 //! never the reverse. The writer then opens a new connection for the next batch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use accord_proto::names;
 use accord_proto::v1::Ballot;
@@ -32,7 +34,7 @@ use crate::audit::Entry;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
 use crate::records::millis;
-use crate::{Change, StoreError, StoreResult};
+use crate::{Change, GroupCommitStats, StoreError, StoreResult};
 
 /// The most ballots written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -57,6 +59,14 @@ fn stopped() -> StoreError {
 /// The handle of the writer task.
 pub(super) struct BallotWriter {
     sender: mpsc::Sender<Request>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    ballots: AtomicU64,
+    largest_batch: AtomicU64,
 }
 
 impl BallotWriter {
@@ -64,13 +74,24 @@ impl BallotWriter {
     /// connection, outside the pool).
     pub(super) fn start(options: PgConnectOptions, instance: String) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
         let writer = Writer {
             options,
             instance,
             connection: None,
+            counters: counters.clone(),
         };
         tokio::spawn(writer.run(receiver));
-        BallotWriter { sender }
+        BallotWriter { sender, counters }
+    }
+
+    /// What the writer has done so far.
+    pub(super) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            ballots: self.counters.ballots.load(Ordering::Relaxed),
+            largest_batch: self.counters.largest_batch.load(Ordering::Relaxed),
+        }
     }
 
     /// Writes a ballot; returns it with its name once committed.
@@ -108,6 +129,7 @@ struct Writer {
     options: PgConnectOptions,
     instance: String,
     connection: Option<PgConnection>,
+    counters: Arc<Counters>,
 }
 
 /// Why a batch failed.
@@ -206,7 +228,17 @@ impl Writer {
             self.connection = Some(connection);
         }
         let connection = self.connection.as_mut().expect("connected");
+        self.counters
+            .largest_batch
+            .fetch_max(pending.len() as u64, Ordering::Relaxed);
         let result = write_batch(connection, &self.instance, pending).await;
+        if let Ok(results) = &result {
+            let written = results.iter().filter(|r| r.is_ok()).count() as u64;
+            if written > 0 {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                self.counters.ballots.fetch_add(written, Ordering::Relaxed);
+            }
+        }
         if result.is_err() {
             // The connection may be broken (the database restarted): open a new one next time.
             if let Some(connection) = self.connection.take() {
