@@ -36,11 +36,11 @@ use accord_proto::v1::partner_service_server::PartnerServiceServer;
 use accord_proto::v1::policy_service_server::PolicyServiceServer;
 use accord_proto::v1::proposal_service_server::ProposalServiceServer;
 use accord_store::Store;
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 use tracing::{info, info_span, warn};
 
 use crate::api::Api;

@@ -108,8 +108,7 @@ async fn publish_ballot(app: &App, id: &str, sequence: i64) {
         decision: None,
         event_time: ballot.cast_time,
     };
-    app.events
-        .publish(id, event(ProposalEventType::BallotCast));
+    app.events.publish(id, event(ProposalEventType::BallotCast));
     if proposal.procedure == Procedure::Silence as i32 && ballot.choice == Choice::Object as i32 {
         app.events
             .publish(id, event(ProposalEventType::SilenceBroken));
@@ -222,8 +221,8 @@ async fn bring_in_line(app: &App, id: &str, want: &Wanted) -> Result<(), String>
             .ok()
             .map(|p| p.identity().library_sha256.clone());
         let enabled = health.is_some_and(|h| h != PolicyHealth::Disabled);
-        let in_step = current_sha.as_deref() == Some(want.sha256.as_str())
-            && (enabled || want.disabled);
+        let in_step =
+            current_sha.as_deref() == Some(want.sha256.as_str()) && (enabled || want.disabled);
         if !in_step {
             // Check the file before mapping it: a library is never unloaded once mapped.
             let path = app.policies.dir().join(&want.file_name);
@@ -256,7 +255,12 @@ async fn bring_in_line(app: &App, id: &str, want: &Wanted) -> Result<(), String>
                 "policy brought in line with the other replicas");
         }
     }
-    if want.disabled && app.policies.health_of(id).is_some_and(|h| h != PolicyHealth::Disabled) {
+    if want.disabled
+        && app
+            .policies
+            .health_of(id)
+            .is_some_and(|h| h != PolicyHealth::Disabled)
+    {
         app.policies
             .disable(id)
             .await

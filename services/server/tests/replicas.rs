@@ -155,7 +155,10 @@ async fn ballots_and_closes_racing_through_three_replicas_settle_once() {
     race.procedure = Procedure::Silence as i32;
     let rejected = create(&servers[0], race).await;
     let mut tasks = Vec::new();
-    for (i, code) in ["FRA", "DEU", "TUR", "HUN", "ITA", "ESP"].into_iter().enumerate() {
+    for (i, code) in ["FRA", "DEU", "TUR", "HUN", "ITA", "ESP"]
+        .into_iter()
+        .enumerate()
+    {
         let (servers, name) = (servers.clone(), rejected.name.clone());
         tasks.push(tokio::spawn(async move {
             servers[i % 3]
@@ -285,7 +288,10 @@ async fn kill9_of_one_replica_under_load_loses_no_acknowledged_ballot() {
     .await;
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::new();
-    for (i, code) in ["USA", "FRA", "DEU", "GBR", "ITA", "POL"].into_iter().enumerate() {
+    for (i, code) in ["USA", "FRA", "DEU", "GBR", "ITA", "POL"]
+        .into_iter()
+        .enumerate()
+    {
         let mut client = servers[i % 3].proposals();
         let (acked, name) = (acked.clone(), p.name.clone());
         tasks.push(tokio::spawn(async move {
@@ -373,7 +379,10 @@ async fn a_policy_replaced_through_one_replica_reaches_the_others_within_the_bou
             == sha
     })
     .await;
-    eprintln!("replica 1 ran the new library {:?} after the replace", done.elapsed());
+    eprintln!(
+        "replica 1 ran the new library {:?} after the replace",
+        done.elapsed()
+    );
     // Decisions made through replica 1 now carry it.
     let mut after_replace = proposal("After the replace", motion("swap"), "unanimity");
     after_replace.procedure = Procedure::Silence as i32; // an objection decides it at once

@@ -369,13 +369,7 @@ pub trait Store: Send + Sync + 'static {
         let mut token = String::new();
         loop {
             let page = self
-                .list_ballots(
-                    proposal_id,
-                    PageRequest {
-                        size: 1000,
-                        token,
-                    },
-                )
+                .list_ballots(proposal_id, PageRequest { size: 1000, token })
                 .await?;
             if let Some(ballot) = page.items.into_iter().find(|b| b.name.ends_with(&wanted)) {
                 return Ok(ballot);

@@ -51,7 +51,10 @@ use Type::{Bool, Bytes, Int, Text};
 /// The tables copied, in an order that respects their references, with their columns (the same
 /// names in both schemas).
 const TABLES: &[(&str, &[(&str, Type)])] = &[
-    ("members", &[("code", Text), ("status", Int), ("message", Bytes)]),
+    (
+        "members",
+        &[("code", Text), ("status", Int), ("message", Bytes)],
+    ),
     (
         "partners",
         &[
@@ -63,7 +66,12 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
     ),
     (
         "missions",
-        &[("id", Text), ("status", Int), ("area", Int), ("message", Bytes)],
+        &[
+            ("id", Text),
+            ("status", Int),
+            ("area", Int),
+            ("message", Bytes),
+        ],
     ),
     (
         "proposals",

@@ -100,7 +100,9 @@ impl PostgresStore {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Database(format!("cannot open the PostgreSQL database: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!("cannot open the PostgreSQL database: {e}"))
+            })?;
         MIGRATOR
             .run(&pool)
             .await
@@ -172,11 +174,12 @@ impl Store for PostgresStore {
             write_row(&mut tx, Write::Create, partner).await?;
         }
         for mission in &missions {
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM missions WHERE id = $1")
-                .bind(&mission.id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM missions WHERE id = $1")
+                    .bind(&mission.id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
             if exists.is_none() {
                 write_row(&mut tx, Write::Create, mission).await?;
             }

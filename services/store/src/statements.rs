@@ -74,7 +74,6 @@ pub(crate) fn row_sql<R: Record>(write: Write) -> String {
     }
 }
 
-
 /// `sql` with each numbered parameter `?N` written as PostgreSQL's `$N` (the statements hold no
 /// other `?`).
 pub(crate) fn dollars(sql: &str) -> String {

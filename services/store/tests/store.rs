@@ -121,10 +121,7 @@ fn motion(n: i64) -> (Proposal, ProposalKind, String) {
     )
 }
 
-async fn create(
-    store: &dyn Store,
-    (p, kind, target): (Proposal, ProposalKind, &str),
-) -> Proposal {
+async fn create(store: &dyn Store, (p, kind, target): (Proposal, ProposalKind, &str)) -> Proposal {
     store.create_proposal(&p, kind, target).await.unwrap()
 }
 
@@ -1188,7 +1185,7 @@ async fn audit_log_is_ordered_and_pages(backend: Backend) {
 async fn concurrent_ballots_are_all_kept(backend: Backend) {
     let (_dir, store) = seeded_store(backend).await;
     create(&*store, end_nmi()).await;
-        let members = ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"];
+    let members = ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"];
     let mut tasks = Vec::new();
     for member in members {
         let store = store.clone();
@@ -1223,7 +1220,7 @@ async fn concurrent_ballots_are_all_kept(backend: Backend) {
 async fn closing_races_with_ballots(backend: Backend) {
     let (_dir, store) = seeded_store(backend).await;
     create(&*store, end_nmi()).await;
-        let caster = {
+    let caster = {
         let store = store.clone();
         tokio::spawn(async move {
             let mut accepted = 0;
@@ -1625,9 +1622,9 @@ async fn closes_racing_from_two_stores_settle_once(backend: Backend) {
             second.clone()
         };
         let adopt = adopt.clone();
-        tasks.push(tokio::spawn(
-            async move { store.close_proposal("1", &adopt).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            store.close_proposal("1", &adopt).await
+        }));
     }
     let mut closed = 0;
     for task in tasks {
@@ -1662,14 +1659,26 @@ async fn policy_changes_are_kept_in_order(backend: Backend) {
     };
     if !first.shared() {
         assert!(first.changes().is_none());
-        assert_eq!(first.record_policy_change(&change("load", "x")).await.unwrap(), 0);
+        assert_eq!(
+            first
+                .record_policy_change(&change("load", "x"))
+                .await
+                .unwrap(),
+            0
+        );
         assert!(first.policy_changes(0).await.unwrap().is_empty());
         return;
     }
     let mut heard = second.changes().expect("a shared store reports changes");
     let mut own = first.changes().expect("a shared store reports changes");
-    let a = first.record_policy_change(&change("load", "x")).await.unwrap();
-    let b = first.record_policy_change(&change("default", "x")).await.unwrap();
+    let a = first
+        .record_policy_change(&change("load", "x"))
+        .await
+        .unwrap();
+    let b = first
+        .record_policy_change(&change("default", "x"))
+        .await
+        .unwrap();
     assert!(b > a);
     let changes = second.policy_changes(0).await.unwrap();
     assert_eq!(
@@ -1771,7 +1780,10 @@ async fn acknowledged_ballots_survive_an_immediate_stop_of_postgres() {
         .items;
     let stored: HashSet<&str> = ballots.iter().map(|b| b.reason.as_str()).collect();
     let acked = acked.lock().unwrap().clone();
-    let missing: Vec<_> = acked.iter().filter(|r| !stored.contains(r.as_str())).collect();
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|r| !stored.contains(r.as_str()))
+        .collect();
     assert!(missing.is_empty(), "acknowledged ballots lost: {missing:?}");
     assert!(ballots.len() >= acked.len());
     eprintln!(
@@ -1821,10 +1833,17 @@ async fn the_copy_from_sqlite_keeps_the_audit_log_intact() {
         )
         .await
         .unwrap();
-    source.set_setting("default_policy", "weighted").await.unwrap();
+    source
+        .set_setting("default_policy", "weighted")
+        .await
+        .unwrap();
     let audit = source.audit_log(0, 100_000).await.unwrap();
     let members = source.all_members().await.unwrap();
-    let token = source.list_members(None, page(10, "")).await.unwrap().next_token;
+    let token = source
+        .list_members(None, page(10, ""))
+        .await
+        .unwrap()
+        .next_token;
     let proposals = source
         .list_proposals(&ProposalFilter::default(), page(100, ""))
         .await
@@ -1849,14 +1868,21 @@ async fn the_copy_from_sqlite_keeps_the_audit_log_intact() {
             .items,
         proposals
     );
-    assert_eq!(copy.list_ballots("1", page(100, "")).await.unwrap().items, ballots);
+    assert_eq!(
+        copy.list_ballots("1", page(100, "")).await.unwrap().items,
+        ballots
+    );
     assert_eq!(copy.get_mission("KFOR").await.unwrap(), kfor);
     assert_eq!(
         copy.get_setting("default_policy").await.unwrap().as_deref(),
         Some("weighted")
     );
     assert_eq!(
-        copy.list_members(None, page(10, &token)).await.unwrap().items.len(),
+        copy.list_members(None, page(10, &token))
+            .await
+            .unwrap()
+            .items
+            .len(),
         10,
         "page tokens of the old server keep working"
     );
@@ -1867,7 +1893,10 @@ async fn the_copy_from_sqlite_keeps_the_audit_log_intact() {
         .await
         .unwrap();
     assert_eq!(next.name, "proposals/2/ballots/3");
-    let after = copy.audit_log(audit.last().unwrap().sequence, 10).await.unwrap();
+    let after = copy
+        .audit_log(audit.last().unwrap().sequence, 10)
+        .await
+        .unwrap();
     assert_eq!(after.len(), 2, "{after:?}");
     assert!(after[0].sequence > audit.last().unwrap().sequence);
     copy.close().await;

@@ -281,7 +281,10 @@ async fn write_batch(
     let mut results = Vec::with_capacity(pending.len());
     let mut rows = Vec::with_capacity(pending.len());
     for p in pending {
-        match states.get(&p.proposal_id).map(|s| ensure_open(p.proposal_id, *s)) {
+        match states
+            .get(&p.proposal_id)
+            .map(|s| ensure_open(p.proposal_id, *s))
+        {
             None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
             Some(Err(closed)) => results.push(Err(closed)),
             Some(Ok(())) => {

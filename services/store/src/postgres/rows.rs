@@ -162,9 +162,7 @@ impl Rows {
 }
 
 /// The parameters of a statement, in order.
-pub(super) fn arguments<'q>(
-    args: impl IntoIterator<Item = Arg<'q>>,
-) -> StoreResult<PgArguments> {
+pub(super) fn arguments<'q>(args: impl IntoIterator<Item = Arg<'q>>) -> StoreResult<PgArguments> {
     let mut arguments = PgArguments::default();
     for arg in args {
         match arg {
