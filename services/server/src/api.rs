@@ -473,6 +473,7 @@ impl PolicyService for Api {
             .policies
             .load(&request.into_inner().file_name)
             .await?;
+        self.0.policy_changed("load", &policy).await?;
         let is_default = self.0.policies.is_default(policy.id());
         ok(LoadPolicyResponse {
             policy: Some(policy.to_proto(is_default)),
@@ -487,6 +488,7 @@ impl PolicyService for Api {
         let r = request.into_inner();
         let id = self.policy_id("name", &r.name)?;
         let (policy, previous) = self.0.policies.replace(id, &r.file_name).await?;
+        self.0.policy_changed("replace", &policy).await?;
         ok(ReplacePolicyResponse {
             policy: Some(policy.to_proto(self.0.policies.is_default(id))),
             previous: Some(previous.identity().clone()),
@@ -501,6 +503,7 @@ impl PolicyService for Api {
         let name = request.into_inner().name;
         let id = self.policy_id("name", &name)?;
         let policy = self.0.policies.disable(id).await?;
+        self.0.policy_changed("disable", &policy).await?;
         ok(DisablePolicyResponse {
             policy: Some(policy.to_proto(self.0.policies.is_default(id))),
         })
@@ -519,6 +522,7 @@ impl PolicyService for Api {
             .set_setting("default_policy", id)
             .await
             .map_err(DomainError::from)?;
+        self.0.policy_changed("default", &policy).await?;
         ok(SetDefaultPolicyResponse {
             policy: Some(policy.to_proto(true)),
         })

@@ -28,6 +28,9 @@ pub struct App {
     pub events: EventHub,
     /// Wakes the deadline scheduler when a proposal is created.
     pub deadlines_changed: Notify,
+    /// Wakes the policy follower when another replica recorded a policy change (see
+    /// `replicas`).
+    pub policies_changed: Notify,
     /// Becomes true when shutdown begins, so that endless calls (watch streams) end.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
     /// The configuration the server started with.
@@ -48,6 +51,7 @@ impl App {
             policies,
             events: EventHub::default(),
             deadlines_changed: Notify::new(),
+            policies_changed: Notify::new(),
             shutting_down: tokio::sync::watch::Sender::new(false),
             config,
             settlers: Settlers::default(),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 /// Log output format.
@@ -35,6 +35,9 @@ pub const BUNDLED_PLUGINS: [&str; 4] = [
     about = "The accord gRPC server: models how an alliance decides, with decision policies loaded as plugins."
 )]
 pub struct Flags {
+    /// A one-shot task instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Task>,
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, env = "ACCORD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -63,11 +66,31 @@ pub struct Flags {
     /// Grace period for in-flight calls at shutdown, in milliseconds [default: 10000].
     #[arg(long, env = "ACCORD_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// How often a replica on a shared (PostgreSQL) database looks for policy changes made
+    /// through other replicas, besides being told of them at once, in milliseconds
+    /// [default: 2000]. The bound on how long such a change takes to reach every replica.
+    #[arg(long, env = "ACCORD_POLICY_POLL_MS")]
+    pub policy_poll_ms: Option<u64>,
     /// Token that operator calls (create/update members, partners, missions; load, replace,
     /// disable policies; set the default) must present as `authorization: Bearer <token>`.
     /// Unset: operator calls are open (for local use).
     #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+}
+
+/// One-shot tasks of `accord-server` (without one it serves).
+#[derive(Debug, Clone, Subcommand)]
+pub enum Task {
+    /// Copies a SQLite database into an empty PostgreSQL database — every record, ballot,
+    /// decision, setting and the audit log, with their ids and sequences — in one transaction.
+    Migrate {
+        /// The SQLite database to copy ("sqlite:///var/lib/accord/accord.db").
+        #[arg(long)]
+        from: String,
+        /// The empty PostgreSQL database to copy into ("postgres://user@host/db").
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// The TOML file's keys (all optional; same names as the flags, with underscores).
@@ -83,6 +106,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     shutdown_grace_ms: Option<u64>,
     operator_token: Option<String>,
+    policy_poll_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -106,6 +130,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Operator token, if operator calls are protected.
     pub operator_token: Option<String>,
+    /// How often a replica polls for other replicas' policy changes.
+    pub policy_poll: Duration,
 }
 
 impl Default for Config {
@@ -120,6 +146,7 @@ impl Default for Config {
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_millis(10_000),
             operator_token: None,
+            policy_poll: Duration::from_millis(2000),
         }
     }
 }
@@ -166,6 +193,12 @@ impl Config {
             config.shutdown_grace = Duration::from_millis(ms);
         }
         config.operator_token = flags.operator_token.or(file.operator_token);
+        if let Some(ms) = flags.policy_poll_ms.or(file.policy_poll_ms) {
+            if ms == 0 {
+                return Err("policy_poll_ms must be greater than 0".to_string());
+            }
+            config.policy_poll = Duration::from_millis(ms);
+        }
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }

@@ -25,6 +25,15 @@ impl EventHub {
             .subscribe()
     }
 
+    /// Whether anybody watches proposal `id`.
+    pub fn is_watched(&self, id: &str) -> bool {
+        self.channels
+            .lock()
+            .expect("event hub lock")
+            .get(id)
+            .is_some_and(|sender| sender.receiver_count() > 0)
+    }
+
     /// Publishes an event on proposal `id` (dropped if nobody watches).
     pub fn publish(&self, id: &str, event: WatchProposalResponse) {
         let mut channels = self.channels.lock().expect("event hub lock");

@@ -8,6 +8,8 @@
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
 //! - [`forecasts`]: the zone of agreement (what could pass on a quantity).
 //! - [`deadlines`]: closes proposals at their deadline. [`events`]: watch streams.
+//! - [`replicas`]: several servers on one PostgreSQL database — cache coherence, watch events
+//!   from other replicas, policy propagation, readiness.
 //! - [`api`]: the gRPC adapters. [`error`]: the one mapping from domain errors to gRPC codes.
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod events;
 pub mod forecasts;
 pub mod policies;
 pub mod proposals;
+pub mod replicas;
 pub mod settler;
 pub mod telemetry;
 pub mod time;
@@ -34,10 +37,12 @@ use accord_proto::v1::mission_service_server::MissionServiceServer;
 use accord_proto::v1::partner_service_server::PartnerServiceServer;
 use accord_proto::v1::policy_service_server::PolicyServiceServer;
 use accord_proto::v1::proposal_service_server::ProposalServiceServer;
-use accord_store::{SqliteStore, Store};
+use accord_store::Store;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 use tracing::{info, info_span, warn};
 
 use crate::api::Api;
@@ -50,11 +55,10 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens the store, loads the dataset on first start and the configured policies.
 pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
-    let store = SqliteStore::open(&config.database_url).await?;
+    let store: Arc<dyn Store> = accord_store::open(&config.database_url).await?;
     if store.seed_if_empty().await? {
         info!("empty database: loaded the NATO 2026 dataset");
     }
-    let store: Arc<dyn Store> = Arc::new(store);
     let registry = PolicyRegistry::new(config.plugin_dir.clone(), config.policy_timeout);
     registry.load_startup(&config.plugins).await;
     let default = match store.get_setting("default_policy").await? {
@@ -65,7 +69,10 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         warn!(policy = %default, "the default policy is not loaded");
     }
     registry.set_default_unchecked(&default);
-    Ok(App::new(store, registry, config))
+    let app = App::new(store, registry, config);
+    // A replica joining others serves what they serve: apply the recorded policy changes.
+    replicas::sync_policies(&app).await;
+    Ok(app)
 }
 
 /// The connections `listener` accepts, with Nagle's algorithm off. tonic sets `TCP_NODELAY` only
@@ -93,21 +100,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<MemberServiceServer<Api>>()
-        .await;
-    health_reporter
-        .set_serving::<PartnerServiceServer<Api>>()
-        .await;
-    health_reporter
-        .set_serving::<MissionServiceServer<Api>>()
-        .await;
-    health_reporter
-        .set_serving::<ProposalServiceServer<Api>>()
-        .await;
-    health_reporter
-        .set_serving::<PolicyServiceServer<Api>>()
-        .await;
+    // Readiness: SERVING only while the database answers and the policies are those the
+    // alliance wants; NOT_SERVING again from the moment shutdown begins (draining).
+    let ready = app.not_ready().await;
+    set_health(&health_reporter, ready.as_deref()).await;
+    let readiness = tokio::spawn(readiness(app.clone(), health_reporter.clone(), ready));
+    let follower = tokio::spawn(replicas::follow_changes(app.clone()));
+    let policy_follower = tokio::spawn(replicas::follow_policies(app.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(accord_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -119,9 +118,11 @@ pub async fn serve(
     let on_shutdown = {
         let signalled = signalled.clone();
         let app = app.clone();
+        let health_reporter = health_reporter.clone();
         async move {
             shutdown.await;
             info!("shutting down: no new connections; finishing calls in flight");
+            set_health(&health_reporter, Some("shutting down")).await;
             // Watch streams never finish by themselves: end them now.
             app.shutting_down.send_replace(true);
             signalled.notify_one();
@@ -146,7 +147,51 @@ pub async fn serve(
         }
     };
     scheduler.abort();
+    readiness.abort();
+    follower.abort();
+    policy_follower.abort();
     app.store.close().await;
     info!("stopped");
     result
+}
+
+/// Sets every service's health (and the server's, "") to SERVING, or NOT_SERVING with `why`.
+async fn set_health(reporter: &HealthReporter, not_ready: Option<&str>) {
+    let status = match not_ready {
+        None => ServingStatus::Serving,
+        Some(why) => {
+            warn!(reason = why, "not ready: health NOT_SERVING");
+            ServingStatus::NotServing
+        }
+    };
+    let services = [
+        "",
+        <MemberServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <PartnerServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <MissionServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <ProposalServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <PolicyServiceServer<Api> as tonic::server::NamedService>::NAME,
+    ];
+    for service in services {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+/// Keeps the health service's answer in line with [`App::not_ready`] until aborted.
+async fn readiness(app: Arc<App>, reporter: HealthReporter, mut last: Option<String>) {
+    let mut shutting_down = app.shutting_down.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(replicas::READINESS_INTERVAL) => {}
+            _ = shutting_down.changed() => {}
+        }
+        let now = app.not_ready().await;
+        if now.is_some() != last.is_some() {
+            if now.is_none() {
+                info!("ready: health SERVING");
+            }
+            set_health(&reporter, now.as_deref()).await;
+        }
+        last = now;
+    }
 }

@@ -1,11 +1,15 @@
 //! `accord-server`: starts the accord gRPC server. See `accord-server --help`.
 #![forbid(unsafe_code)]
 
-use accord_server::config::{Config, Flags};
+use accord_server::config::{Config, Flags, Task};
 use clap::Parser;
 
 fn main() {
-    let config = match Config::load(Flags::parse()) {
+    let mut flags = Flags::parse();
+    if let Some(task) = flags.command.take() {
+        std::process::exit(run_task(task));
+    }
+    let config = match Config::load(flags) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("accord-server: {e}");
@@ -41,6 +45,32 @@ async fn run(config: Config) -> Result<(), accord_server::StartError> {
     println!("accord-server listening on {address}");
     tracing::info!(%address, "listening");
     accord_server::serve(app, listener, shutdown_signal()).await
+}
+
+/// Runs a one-shot task; returns the exit code.
+fn run_task(task: Task) -> i32 {
+    accord_server::telemetry::init(accord_server::config::LogFormat::Human);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("accord-server: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match task {
+        Task::Migrate { from, to } => {
+            match runtime.block_on(accord_store::migrate::copy_sqlite_to_postgres(&from, &to)) {
+                Ok(report) => {
+                    println!("copied {report}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("accord-server migrate: {e}");
+                    1
+                }
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -47,6 +47,11 @@ impl LoadedPolicy {
         self.library.identity()
     }
 
+    /// The library's file name in the plugin directory.
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
     /// The library (for calls).
     pub fn library(&self) -> &PolicyLibrary {
         &self.library
@@ -89,6 +94,9 @@ pub struct PolicyRegistry {
     call_limit: Duration,
     snapshot: ArcSwap<Snapshot>,
     changes: tokio::sync::Mutex<()>,
+    /// Why this server does not serve the policies the alliance wants (replicas: a recorded
+    /// change it could not apply), if it does not.
+    sync_problem: Mutex<Option<String>>,
 }
 
 impl PolicyRegistry {
@@ -99,6 +107,7 @@ impl PolicyRegistry {
             call_limit,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             changes: tokio::sync::Mutex::new(()),
+            sync_problem: Mutex::new(None),
         }
     }
 
@@ -179,6 +188,22 @@ impl PolicyRegistry {
         let mut next = Snapshot::clone(&self.snapshot.load());
         update(&mut next);
         self.snapshot.store(Arc::new(next));
+    }
+
+    /// Why the loaded policies are not those the alliance wants, if they are not (see
+    /// `replicas`); `None` when in step.
+    pub fn sync_problem(&self) -> Option<String> {
+        self.sync_problem.lock().expect("sync lock").clone()
+    }
+
+    /// Records whether the loaded policies are those the alliance wants.
+    pub fn set_sync_problem(&self, problem: Option<String>) {
+        *self.sync_problem.lock().expect("sync lock") = problem;
+    }
+
+    /// The health of policy `id`'s current version, if loaded.
+    pub fn health_of(&self, id: &str) -> Option<PolicyHealth> {
+        self.get_any(id).ok().map(|p| p.health().0)
     }
 
     /// Loads a library by file name. Refused if a healthy policy with the same id is loaded

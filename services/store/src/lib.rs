@@ -1,6 +1,7 @@
 //! accord's durable store: everything the server keeps — members, partners, missions, proposals,
-//! every ballot, decisions, settings and the audit log — behind the [`Store`] trait, so that a
-//! second backend (PostgreSQL, for several replicas) can follow the SQLite one ([`sqlite`]).
+//! every ballot, decisions, settings and the audit log — behind the [`Store`] trait, with two
+//! backends: SQLite ([`sqlite`], embedded, one server) and PostgreSQL ([`postgres`], any number
+//! of server replicas on one database). [`open`] picks the backend from the database URL.
 //!
 //! The records are the accord.v1 protocol messages themselves. A store never applies domain
 //! rules beyond integrity (uniqueness, existence, "the proposal is still open" when a ballot is
@@ -11,9 +12,14 @@ mod audit;
 mod closing;
 pub mod dataset;
 mod db_errors;
+pub mod migrate;
 mod paging;
+pub mod postgres;
 mod records;
 pub mod sqlite;
+mod statements;
+
+use std::sync::Arc;
 
 use accord_proto::v1::{
     Ballot, Decision, Member, MemberStatus, Mission, MissionStatus, Partner, Proposal,
@@ -22,7 +28,75 @@ use accord_proto::v1::{
 use async_trait::async_trait;
 use prost_types::Timestamp;
 
-pub use sqlite::SqliteStore;
+pub use postgres::PostgresStore;
+pub use sqlite::{GroupCommitStats, SqliteStore};
+
+/// Opens the store at `url`: `postgres://…` (or `postgresql://…`) opens a [`PostgresStore`],
+/// anything else (`sqlite://…`, `sqlite::memory:`) a [`SqliteStore`]. Applies the backend's
+/// migrations.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if is_postgres_url(url) {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A change another process made to the database this store shares (only a store that can be
+/// shared, PostgreSQL, reports them; see [`Store::changes`]). A server uses them to keep its
+/// caches exact, to tell its watchers and to follow policy changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A member was created or updated.
+    Members,
+    /// A proposal was created.
+    ProposalCreated {
+        /// Its id.
+        proposal_id: i64,
+    },
+    /// A ballot was committed.
+    Ballot {
+        /// The proposal's id.
+        proposal_id: i64,
+        /// The ballot's sequence.
+        sequence: i64,
+    },
+    /// A proposal was closed (decided, expired or withdrawn).
+    Closed {
+        /// Its id.
+        proposal_id: i64,
+    },
+    /// A setting was written.
+    Setting {
+        /// Its key.
+        key: String,
+    },
+    /// A policy change was recorded ([`Store::record_policy_change`]).
+    Policy,
+    /// Changes may have been missed (the notification connection was lost and is back): forget
+    /// everything cached.
+    Resync,
+}
+
+/// A policy change made through one replica, for every replica to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// Its place in the log (assigned by the store; ignored when recording).
+    pub sequence: i64,
+    /// "load", "replace", "disable" or "default".
+    pub action: String,
+    /// The policy's id.
+    pub policy_id: String,
+    /// The library file name in the plugin directory ("" for disable and default).
+    pub file_name: String,
+    /// The SHA-256 of the library file, lower-case hex ("" for disable and default).
+    pub sha256: String,
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -243,4 +317,80 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the store cleanly (checkpoints and closes connections).
     async fn close(&self);
+
+    /// Whether other processes may write the same database (PostgreSQL): then a server must
+    /// follow [`Self::changes`] and claim deadlines instead of assuming it is the only writer.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Changes made by *other* processes to the database, as they commit; `None` for a store no
+    /// other process writes (SQLite).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// What this store's ballot writer (group commit) has done since it was opened.
+    fn group_commit_stats(&self) -> GroupCommitStats {
+        GroupCommitStats::default()
+    }
+
+    /// Whether the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Open proposals whose deadline (Unix milliseconds) is at or before `now_ms`, claimed for
+    /// `lease_ms` by this process so that no other process settles them meanwhile; oldest first,
+    /// at most `limit`. A claim is only a lease: closing stays exactly-once by
+    /// [`Self::close_proposal`] alone, and a claimant that dies leaves nothing but a lease that
+    /// runs out. The default (one process) claims nothing and returns every due proposal.
+    async fn claim_due_proposals(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Proposal>> {
+        let _ = lease_ms;
+        let mut due: Vec<Proposal> = self
+            .open_proposals()
+            .await?
+            .into_iter()
+            .filter(|p| records::millis(p.deadline.as_ref()).is_some_and(|d| d <= now_ms))
+            .collect();
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    /// The ballot with `sequence` on proposal `proposal_id` (for telling watchers of a ballot
+    /// another replica took). The default pages through [`Self::list_ballots`].
+    async fn get_ballot(&self, proposal_id: &str, sequence: i64) -> StoreResult<Ballot> {
+        let wanted = format!("/ballots/{sequence}");
+        let mut token = String::new();
+        loop {
+            let page = self
+                .list_ballots(proposal_id, PageRequest { size: 1000, token })
+                .await?;
+            if let Some(ballot) = page.items.into_iter().find(|b| b.name.ends_with(&wanted)) {
+                return Ok(ballot);
+            }
+            if page.next_token.is_empty() {
+                return Err(StoreError::not_found("ballot", &sequence.to_string()));
+            }
+            token = page.next_token;
+        }
+    }
+
+    /// Records a policy change for every replica; returns its sequence. The default (a store no
+    /// other process shares) keeps nothing and returns 0.
+    async fn record_policy_change(&self, change: &PolicyChange) -> StoreResult<i64> {
+        let _ = change;
+        Ok(0)
+    }
+
+    /// The policy changes after `after_sequence`, in order.
+    async fn policy_changes(&self, after_sequence: i64) -> StoreResult<Vec<PolicyChange>> {
+        let _ = after_sequence;
+        Ok(Vec::new())
+    }
 }

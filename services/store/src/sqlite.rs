@@ -495,6 +495,10 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    fn group_commit_stats(&self) -> GroupCommitStats {
+        self.ballots.stats()
+    }
+
     async fn close(&self) {
         // Ballots already queued are written first; later ones fail.
         self.ballots.stop().await;

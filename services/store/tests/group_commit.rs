@@ -1,4 +1,5 @@
-//! Tests of the group commit of ballots (`services/store/src/sqlite/group_commit.rs`): many
+//! Tests of the group commit of ballots (`services/store/src/sqlite/group_commit.rs` and
+//! `services/store/src/postgres/group_commit.rs`), on both backends: many
 //! concurrent ballots are written in few transactions, all acknowledged and all durable (also
 //! across SIGKILL of the writing process); a ballot on a closed proposal fails alone in its
 //! batch; and a close racing concurrent ballots never leaves out an acknowledged ballot (a
@@ -13,14 +14,14 @@ use accord_proto::v1::{
     proposal::Action,
 };
 use accord_store::{AuditEntry, Closing, PageRequest, SqliteStore, Store, StoreError};
-use accord_test_support::database::TempSqlite;
+use accord_test_support::database::{Backend, TempDatabase};
 use prost_types::Timestamp;
 
 const MEMBERS: [&str; 8] = ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"];
 
-async fn seeded_store() -> (TempSqlite, SqliteStore) {
-    let dir = TempSqlite::new();
-    let store = SqliteStore::open(&dir.url()).await.unwrap();
+async fn seeded_store(backend: Backend) -> (TempDatabase, Arc<dyn Store>) {
+    let dir = TempDatabase::new(backend);
+    let store = accord_store::open(&dir.url()).await.unwrap();
     assert!(store.seed_if_empty().await.unwrap());
     (dir, store)
 }
@@ -29,7 +30,7 @@ fn ts(seconds: i64) -> Timestamp {
     Timestamp { seconds, nanos: 0 }
 }
 
-async fn create_motion(store: &SqliteStore, n: i64) -> String {
+async fn create_motion(store: &dyn Store, n: i64) -> String {
     let proposal = Proposal {
         title: format!("Motion {n}"),
         sponsor: "members/USA".into(),
@@ -87,11 +88,9 @@ fn ballot_audits(entries: &[AuditEntry]) -> usize {
     entries.iter().filter(|e| e.kind == "ballot").count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_ballots_are_batched_all_acknowledged_and_durable() {
-    let (dir, store) = seeded_store().await;
-    let id = create_motion(&store, 1).await;
-    let store = Arc::new(store);
+async fn concurrent_ballots_are_batched_all_acknowledged_and_durable(backend: Backend) {
+    let (dir, store) = seeded_store(backend).await;
+    let id = create_motion(&*store, 1).await;
     const TASKS: usize = 64;
     const EACH: usize = 25;
     let mut tasks = Vec::new();
@@ -131,7 +130,7 @@ async fn concurrent_ballots_are_batched_all_acknowledged_and_durable() {
     // Dropped without closing, then reopened: every acknowledged ballot is there, as
     // acknowledged, with its audit entry, in one unbroken sequence.
     drop(store);
-    let store = SqliteStore::open(&dir.url()).await.unwrap();
+    let store = accord_store::open(&dir.url()).await.unwrap();
     let stored = store.list_ballots(&id, everything()).await.unwrap().items;
     let by_name: HashMap<&str, &Ballot> = stored.iter().map(|b| (b.name.as_str(), b)).collect();
     for b in &acked {
@@ -165,11 +164,10 @@ async fn concurrent_ballots_are_batched_all_acknowledged_and_durable() {
 
 /// The ballots are all handed over before the writer runs (a current-thread runtime runs the
 /// writer only when every caster waits), so they form one batch.
-#[tokio::test]
-async fn a_ballot_on_a_closed_proposal_fails_alone_in_its_batch() {
-    let (_dir, store) = seeded_store().await;
-    let open = create_motion(&store, 1).await;
-    let closed = create_motion(&store, 2).await;
+async fn a_ballot_on_a_closed_proposal_fails_alone_in_its_batch(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    let open = create_motion(&*store, 1).await;
+    let closed = create_motion(&*store, 2).await;
     store
         .close_proposal(&closed, &closing(ProposalState::Rejected, None))
         .await
@@ -263,11 +261,11 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     outputs.into_iter().map(|o| o.unwrap()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_close_racing_concurrent_ballots_never_leaves_out_an_acknowledged_ballot() {
-    let (_dir, store) = seeded_store().await;
-    let id = create_motion(&store, 1).await;
-    let store = Arc::new(store);
+async fn a_close_racing_concurrent_ballots_never_leaves_out_an_acknowledged_ballot(
+    backend: Backend,
+) {
+    let (_dir, store) = seeded_store(backend).await;
+    let id = create_motion(&*store, 1).await;
     let acked_count = Arc::new(AtomicUsize::new(0));
     let mut casters = Vec::new();
     for task in 0..16 {
@@ -364,7 +362,7 @@ async fn crash_child_concurrent_writer() {
         return;
     };
     let round = std::env::var(CHILD_ROUND_ENV).unwrap();
-    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let store = accord_store::open(&url).await.unwrap();
     let mut tasks = Vec::new();
     for task in 0..CHILD_TASKS {
         let (store, round) = (store.clone(), round.clone());
@@ -385,18 +383,16 @@ async fn crash_child_concurrent_writer() {
 
 /// Every ballot the concurrent writer acknowledged is in the database after a SIGKILL, over
 /// three rounds of kill and recovery; at most the ballots in flight were written unacknowledged.
-#[cfg(unix)]
-#[tokio::test]
-async fn crash_durability_with_concurrent_ballots() {
+async fn crash_durability_with_concurrent_ballots(backend: Backend) {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
 
-    let dir = TempSqlite::new();
+    let dir = TempDatabase::new(backend);
     let url = dir.url();
     {
-        let store = SqliteStore::open(&url).await.unwrap();
-        create_motion(&store, 1).await;
+        let store = accord_store::open(&url).await.unwrap();
+        create_motion(&*store, 1).await;
         store.close().await;
     }
     let exe = std::env::current_exe().unwrap();
@@ -435,7 +431,7 @@ async fn crash_durability_with_concurrent_ballots() {
         assert_eq!(status.signal(), Some(9), "round {round}: {status}");
         assert!(acked_this_round >= kill_after, "round {round}");
 
-        let store = SqliteStore::open(&url).await.unwrap();
+        let store = accord_store::open(&url).await.unwrap();
         let ballots = store.list_ballots("1", everything()).await.unwrap().items;
         let stored: HashSet<&str> = ballots.iter().map(|b| b.reason.as_str()).collect();
         let missing: Vec<_> = acked
@@ -471,7 +467,9 @@ async fn crash_durability_with_concurrent_ballots() {
 /// concurrent ballots arrive on two proposals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_ballots_kept_in_memory_agree_with_the_database() {
-    let (_dir, store) = seeded_store().await;
+    let dir = accord_test_support::database::TempSqlite::new();
+    let store = SqliteStore::open(&dir.url()).await.unwrap();
+    assert!(store.seed_if_empty().await.unwrap());
     let first = create_motion(&store, 1).await;
     let second = create_motion(&store, 2).await;
     assert!(store.last_ballots(&first).await.unwrap().is_empty());
@@ -531,3 +529,51 @@ async fn the_last_ballots_kept_in_memory_agree_with_the_database() {
         })
     ));
 }
+
+// ----- the tests above, on both backends -----
+
+/// Makes, for each `async fn NAME(backend: Backend)`, the tests `sqlite::NAME` and
+/// `postgres::NAME` (`multi`: on a two-worker runtime; `current`: on a current-thread runtime).
+macro_rules! both_backends {
+    (multi: [$($m:ident),* $(,)?], current: [$($c:ident),* $(,)?]) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $m() {
+                    super::$m(super::Backend::Sqlite).await
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $c() {
+                    super::$c(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $m() {
+                    super::$m(super::Backend::Postgres).await
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $c() {
+                    super::$c(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    multi: [
+        concurrent_ballots_are_batched_all_acknowledged_and_durable,
+        a_close_racing_concurrent_ballots_never_leaves_out_an_acknowledged_ballot,
+    ],
+    current: [
+        a_ballot_on_a_closed_proposal_fails_alone_in_its_batch,
+        crash_durability_with_concurrent_ballots,
+    ]
+);

@@ -6,7 +6,8 @@
 //!   The first call in a test process runs `cargo build --workspace` (the same build
 //!   `scripts/test` and `scripts/demo` make, so nothing is built twice), so `cargo test
 //!   --workspace` works on a fresh clone with nothing built before.
-//! - [`database`]: temporary databases (a SQLite file in a temporary directory).
+//! - [`database`]: temporary databases (a SQLite file in a temporary directory, or a database in
+//!   a PostgreSQL server the tests start themselves), for either [`Backend`](database::Backend).
 //! - [`process`]: one real `accord-server` process on `127.0.0.1:0` with its own temporary
 //!   database and plugin directory, under a guard that stops it when the test process ends.
 //! - [`grpc`]: that server with tonic clients over a real channel, and builders of requests.

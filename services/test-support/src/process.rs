@@ -35,6 +35,11 @@ pub struct Options {
     pub default_policy: Option<String>,
     /// `--shutdown-grace-ms`.
     pub shutdown_grace_ms: u64,
+    /// `--database-url`; `None`: a SQLite file in the server's temporary directory. Several
+    /// servers given one PostgreSQL URL are replicas of one alliance.
+    pub database_url: Option<String>,
+    /// Further flags, as given.
+    pub args: Vec<String>,
 }
 
 impl Default for Options {
@@ -51,11 +56,19 @@ impl Default for Options {
             operator_token: None,
             default_policy: None,
             shutdown_grace_ms: 5000,
+            database_url: None,
+            args: Vec::new(),
         }
     }
 }
 
 impl Options {
+    /// The same options on the database at `url` (e.g. a `TempPostgres` database).
+    pub fn on_database(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
     /// Also copies `libraries` into the plugin directory under their own names (not loaded).
     pub fn with_extra(mut self, libraries: &[&str]) -> Self {
         self.extra
@@ -149,7 +162,15 @@ impl ServerProcess {
         self.dir.path().join("plugins")
     }
 
-    /// The database file.
+    /// The database URL it was started with.
+    pub fn database_url(&self) -> String {
+        self.options
+            .database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&self.database()))
+    }
+
+    /// The database file (of a server on SQLite).
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("accord.db")
     }
@@ -255,7 +276,7 @@ impl ServerProcess {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--database-url")
-            .arg(sqlite_url(&self.database()))
+            .arg(self.database_url())
             .arg("--plugin-dir")
             .arg(self.plugin_dir())
             .arg("--plugins")
@@ -271,6 +292,7 @@ impl ServerProcess {
         if let Some(policy) = &options.default_policy {
             command.arg("--default-policy").arg(policy);
         }
+        command.args(&options.args);
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {

@@ -14,8 +14,9 @@ use sqlx::{Arguments, FromRow};
 
 use crate::audit::Entry;
 use crate::db_errors::{db_err, found, write_err};
-use crate::paging::{Order, PageKey, PageTokens, scope};
+use crate::paging::{Order, PageTokens, scope};
 use crate::records::{Record, Table, Write, decode, now};
+pub(super) use crate::statements::{Arg, KeyArg, Listing, row_sql};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 /// The database's connection pool and its page tokens: what the generic paths need.
@@ -152,43 +153,6 @@ impl Rows {
     }
 }
 
-/// A keyset listing: the rows of `table` matching `filter`, ordered by the table's key.
-pub(super) struct Listing<'a, K> {
-    pub(super) table: Table,
-    pub(super) order: Order,
-    /// A key before every stored key in `order`: where the first page starts.
-    pub(super) start: K,
-    /// What its page tokens are bound to.
-    pub(super) scope: String,
-    /// The condition on the rows, with the parameters `?1`, `?2`, … bound to `args`.
-    pub(super) filter: &'a str,
-    pub(super) args: Vec<Arg<'a>>,
-}
-
-/// A statement parameter.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Arg<'a> {
-    Int(Option<i64>),
-    Text(Option<&'a str>),
-}
-
-/// A page key as a statement parameter.
-pub(super) trait KeyArg: PageKey {
-    fn arg(&self) -> Arg<'_>;
-}
-
-impl KeyArg for String {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Text(Some(self))
-    }
-}
-
-impl KeyArg for i64 {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Int(Some(*self))
-    }
-}
-
 /// The parameters of a statement, in order.
 pub(super) fn arguments<'q>(
     args: impl IntoIterator<Item = Arg<'q>>,
@@ -202,33 +166,6 @@ pub(super) fn arguments<'q>(
         .map_err(|e| StoreError::Database(format!("binding a parameter: {e}")))?;
     }
     Ok(arguments)
-}
-
-/// The statement that adds (`Create`) or replaces (`Update`) a record row: its key is `?1`, its
-/// columns follow, its message is last.
-pub(super) fn row_sql<R: Record>(write: Write) -> String {
-    let Table { name, key, .. } = R::TABLE;
-    let columns = R::COLUMNS.iter().copied().chain(["message"]);
-    match write {
-        Write::Create => {
-            let (names, places): (Vec<_>, Vec<_>) = columns
-                .enumerate()
-                .map(|(i, column)| (column, format!("?{}", i + 2)))
-                .unzip();
-            format!(
-                "INSERT INTO {name} ({key}, {}) VALUES (?1, {})",
-                names.join(", "),
-                places.join(", ")
-            )
-        }
-        Write::Update => {
-            let sets: Vec<_> = columns
-                .enumerate()
-                .map(|(i, column)| format!("{column} = ?{}", i + 2))
-                .collect();
-            format!("UPDATE {name} SET {} WHERE {key} = ?1", sets.join(", "))
-        }
-    }
 }
 
 /// Adds or replaces a record row, on a connection inside a transaction.

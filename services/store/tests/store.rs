@@ -1,7 +1,12 @@
-//! Tests of the SQLite store against real database files in temporary directories: seeding,
-//! paging and filters, records, proposals, ballots, closing with effects, settings, the audit log,
-//! reopening, and durability of acknowledged ballots when the writing process is killed with
-//! SIGKILL (the test binary runs itself as the writer: see `crash_child_writer`).
+//! Tests of the store, each run against both backends — a real SQLite file in a temporary
+//! directory and a real database in a PostgreSQL server the tests start themselves
+//! (`accord_test_support::database`): seeding, paging and filters, records, proposals, ballots,
+//! closing with effects, settings, the audit log, reopening, and durability of acknowledged
+//! ballots when the writing process is killed with SIGKILL (the test binary runs itself as the
+//! writer: see `crash_child_writer`).
+//!
+//! One suite, not a copy per backend: each test is an `async fn(Backend)`, and [`both_backends!`]
+//! makes a `sqlite::…` and a `postgres::…` test of it.
 
 use std::collections::HashSet;
 
@@ -14,19 +19,21 @@ use accord_proto::v1::{
 use accord_store::{
     AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, SqliteStore, Store, StoreError,
 };
-use accord_test_support::database::TempSqlite;
+use std::sync::Arc;
+
+use accord_test_support::database::{Backend, TempDatabase, TempPostgres};
 use prost_types::Timestamp;
 
 /// A new store on a new file.
-async fn new_store() -> (TempSqlite, SqliteStore) {
-    let dir = TempSqlite::new();
-    let store = SqliteStore::open(&dir.url()).await.unwrap();
-    (dir, store)
+async fn new_store(backend: Backend) -> (TempDatabase, Arc<dyn Store>) {
+    let db = TempDatabase::new(backend);
+    let store = accord_store::open(&db.url()).await.unwrap();
+    (db, store)
 }
 
 /// A new store on a new file, seeded with the dataset.
-async fn seeded_store() -> (TempSqlite, SqliteStore) {
-    let (dir, store) = new_store().await;
+async fn seeded_store(backend: Backend) -> (TempDatabase, Arc<dyn Store>) {
+    let (dir, store) = new_store(backend).await;
     assert!(store.seed_if_empty().await.unwrap());
     (dir, store)
 }
@@ -114,10 +121,7 @@ fn motion(n: i64) -> (Proposal, ProposalKind, String) {
     )
 }
 
-async fn create(
-    store: &SqliteStore,
-    (p, kind, target): (Proposal, ProposalKind, &str),
-) -> Proposal {
+async fn create(store: &dyn Store, (p, kind, target): (Proposal, ProposalKind, &str)) -> Proposal {
     store.create_proposal(&p, kind, target).await.unwrap()
 }
 
@@ -181,9 +185,8 @@ where
     (pages, items)
 }
 
-#[tokio::test]
-async fn seeding_loads_the_dataset_once() {
-    let (_dir, store) = new_store().await;
+async fn seeding_loads_the_dataset_once(backend: Backend) {
+    let (_dir, store) = new_store(backend).await;
     assert!(store.all_members().await.unwrap().is_empty());
     assert!(store.seed_if_empty().await.unwrap());
     assert!(
@@ -241,9 +244,8 @@ async fn seeding_loads_the_dataset_once() {
     assert_eq!(audit[0].kind, "seed");
 }
 
-#[tokio::test]
-async fn seeding_skips_a_store_that_has_members() {
-    let (_dir, store) = new_store().await;
+async fn seeding_skips_a_store_that_has_members(backend: Backend) {
+    let (_dir, store) = new_store(backend).await;
     let member = Member {
         name: "members/XYZ".into(),
         code: "XYZ".into(),
@@ -255,9 +257,8 @@ async fn seeding_skips_a_store_that_has_members() {
     assert_eq!(store.all_members().await.unwrap(), vec![member]);
 }
 
-#[tokio::test]
-async fn member_pages_and_filters() {
-    let (_dir, store) = seeded_store().await;
+async fn member_pages_and_filters(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
     let (pages, members) = all_pages(10, |p| store.list_members(None, p)).await;
     assert_eq!(
         pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
@@ -306,9 +307,8 @@ async fn member_pages_and_filters() {
     );
 }
 
-#[tokio::test]
-async fn page_tokens_are_checked() {
-    let (_dir, store) = seeded_store().await;
+async fn page_tokens_are_checked(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
     let first = store.list_members(None, page(10, "")).await.unwrap();
     let token = first.next_token.clone();
 
@@ -344,7 +344,7 @@ async fn page_tokens_are_checked() {
         Err(StoreError::BadPageToken(_))
     ));
     // A token of another database.
-    let (_other_dir, other) = seeded_store().await;
+    let (_other_dir, other) = seeded_store(backend).await;
     assert!(matches!(
         other.list_members(None, page(10, &token)).await,
         Err(StoreError::BadPageToken(_))
@@ -362,9 +362,8 @@ async fn page_tokens_are_checked() {
     );
 }
 
-#[tokio::test]
-async fn partner_and_mission_pages_and_filters() {
-    let (_dir, store) = seeded_store().await;
+async fn partner_and_mission_pages_and_filters(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
     let (pages, partners) = all_pages(4, |p| store.list_partners(None, p)).await;
     assert_eq!(pages.len(), 2);
     let codes: Vec<_> = partners.iter().map(|p| p.code.as_str()).collect();
@@ -413,9 +412,8 @@ async fn partner_and_mission_pages_and_filters() {
     );
 }
 
-#[tokio::test]
-async fn members_partners_missions_crud() {
-    let (_dir, store) = seeded_store().await;
+async fn members_partners_missions_crud(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
 
     // Members.
     assert!(matches!(
@@ -573,12 +571,11 @@ async fn members_partners_missions_crud() {
     );
 }
 
-#[tokio::test]
-async fn proposals_get_increasing_ids_and_list_newest_first() {
-    let (_dir, store) = seeded_store().await;
-    let p1 = create(&store, end_nmi()).await;
-    let p2 = create(&store, resize_kfor()).await;
-    let p3 = create(&store, ukr_summit()).await;
+async fn proposals_get_increasing_ids_and_list_newest_first(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    let p1 = create(&*store, end_nmi()).await;
+    let p2 = create(&*store, resize_kfor()).await;
+    let p3 = create(&*store, ukr_summit()).await;
     assert_eq!(
         [p1.name.as_str(), p2.name.as_str(), p3.name.as_str()],
         ["proposals/1", "proposals/2", "proposals/3"]
@@ -685,9 +682,8 @@ async fn proposals_get_increasing_ids_and_list_newest_first() {
     );
 }
 
-#[tokio::test]
-async fn proposal_pages() {
-    let (_dir, store) = new_store().await;
+async fn proposal_pages(backend: Backend) {
+    let (_dir, store) = new_store(backend).await;
     for n in 1..=7 {
         let (p, kind, target) = motion(n);
         store.create_proposal(&p, kind, &target).await.unwrap();
@@ -734,10 +730,9 @@ async fn proposal_pages() {
     assert_eq!(second.total, 8);
 }
 
-#[tokio::test]
-async fn ballots_are_all_kept_and_the_last_counts() {
-    let (_dir, store) = seeded_store().await;
-    let p = create(&store, end_nmi()).await;
+async fn ballots_are_all_kept_and_the_last_counts(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    let p = create(&*store, end_nmi()).await;
     let cast = [
         ("USA", Choice::Support, "first"),
         ("FRA", Choice::Object, "too early"),
@@ -796,7 +791,7 @@ async fn ballots_are_all_kept_and_the_last_counts() {
     assert_eq!(last[2], stored[5]);
 
     // A second proposal has its own ballots; the sequence goes on.
-    create(&store, resize_kfor()).await;
+    create(&*store, resize_kfor()).await;
     assert!(store.last_ballots("2").await.unwrap().is_empty());
     assert_eq!(
         store.list_ballots("2", page(10, "")).await.unwrap().total,
@@ -840,10 +835,9 @@ async fn ballots_are_all_kept_and_the_last_counts() {
     ));
 }
 
-#[tokio::test]
-async fn no_ballot_on_a_closed_proposal() {
-    let (_dir, store) = seeded_store().await;
-    create(&store, end_nmi()).await;
+async fn no_ballot_on_a_closed_proposal(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    create(&*store, end_nmi()).await;
     store
         .cast_ballot("1", &ballot("USA", Choice::Support, ""))
         .await
@@ -889,7 +883,7 @@ async fn no_ballot_on_a_closed_proposal() {
         (ProposalState::Expired, "expired"),
         (ProposalState::Withdrawn, "withdrawn"),
     ] {
-        let p = create(&store, resize_kfor()).await;
+        let p = create(&*store, resize_kfor()).await;
         let id = p.name.trim_start_matches("proposals/").to_owned();
         store
             .close_proposal(&id, &closing(state, None, vec![]))
@@ -902,10 +896,9 @@ async fn no_ballot_on_a_closed_proposal() {
     }
 }
 
-#[tokio::test]
-async fn closing_applies_effects_in_one_transaction() {
-    let (_dir, store) = seeded_store().await;
-    let p = create(&store, resize_kfor()).await;
+async fn closing_applies_effects_in_one_transaction(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    let p = create(&*store, resize_kfor()).await;
     store
         .cast_ballot("1", &ballot("USA", Choice::Support, ""))
         .await
@@ -1024,7 +1017,7 @@ async fn closing_applies_effects_in_one_transaction() {
     assert_eq!(store.get_proposal("1").await.unwrap(), closed);
 
     // Not a closing state; unknown proposal.
-    create(&store, end_nmi()).await;
+    create(&*store, end_nmi()).await;
     assert!(
         store
             .close_proposal("2", &closing(ProposalState::Open, None, vec![]))
@@ -1075,9 +1068,8 @@ async fn closing_applies_effects_in_one_transaction() {
     );
 }
 
-#[tokio::test]
-async fn settings_persist() {
-    let (_dir, store) = new_store().await;
+async fn settings_persist(backend: Backend) {
+    let (_dir, store) = new_store(backend).await;
     assert_eq!(store.get_setting("default_policy").await.unwrap(), None);
     store
         .set_setting("default_policy", "unanimity")
@@ -1117,10 +1109,9 @@ async fn settings_persist() {
     );
 }
 
-#[tokio::test]
-async fn audit_log_is_ordered_and_pages() {
-    let (_dir, store) = seeded_store().await;
-    create(&store, end_nmi()).await;
+async fn audit_log_is_ordered_and_pages(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    create(&*store, end_nmi()).await;
     store
         .cast_ballot("1", &ballot("USA", Choice::Support, "say \"yes\""))
         .await
@@ -1192,11 +1183,9 @@ async fn audit_log_is_ordered_and_pages() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_ballots_are_all_kept() {
-    let (_dir, store) = seeded_store().await;
-    create(&store, end_nmi()).await;
-    let store = std::sync::Arc::new(store);
+async fn concurrent_ballots_are_all_kept(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    create(&*store, end_nmi()).await;
     let members = ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"];
     let mut tasks = Vec::new();
     for member in members {
@@ -1229,11 +1218,9 @@ async fn concurrent_ballots_are_all_kept() {
     );
 }
 
-#[tokio::test]
-async fn closing_races_with_ballots() {
-    let (_dir, store) = seeded_store().await;
-    create(&store, end_nmi()).await;
-    let store = std::sync::Arc::new(store);
+async fn closing_races_with_ballots(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    create(&*store, end_nmi()).await;
     let caster = {
         let store = store.clone();
         tokio::spawn(async move {
@@ -1267,10 +1254,9 @@ async fn closing_races_with_ballots() {
     );
 }
 
-#[tokio::test]
-async fn a_close_based_on_stale_ballots_is_refused_and_changes_nothing() {
-    let (_dir, store) = seeded_store().await;
-    create(&store, end_nmi()).await;
+async fn a_close_based_on_stale_ballots_is_refused_and_changes_nothing(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    create(&*store, end_nmi()).await;
     let first = store
         .cast_ballot("1", &ballot("USA", Choice::Support, "a"))
         .await
@@ -1302,13 +1288,12 @@ async fn a_close_based_on_stale_ballots_is_refused_and_changes_nothing() {
     assert_eq!(closed.state, ProposalState::Adopted as i32);
 }
 
-#[tokio::test]
-async fn everything_survives_reopening() {
-    let dir = TempSqlite::new();
+async fn everything_survives_reopening(backend: Backend) {
+    let dir = TempDatabase::new(backend);
     let url = dir.url();
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = accord_store::open(&url).await.unwrap();
     store.seed_if_empty().await.unwrap();
-    let p1 = create(&store, resize_kfor()).await;
+    let p1 = create(&*store, resize_kfor()).await;
     let b1 = store
         .cast_ballot("1", &ballot("USA", Choice::Support, "keep"))
         .await
@@ -1340,7 +1325,7 @@ async fn everything_survives_reopening() {
     store.close().await; // twice is harmless
     drop(store);
 
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = accord_store::open(&url).await.unwrap();
     assert!(!store.seed_if_empty().await.unwrap());
     assert_eq!(store.all_members().await.unwrap().len(), 32);
     assert_eq!(store.get_proposal("1").await.unwrap(), closed);
@@ -1371,14 +1356,14 @@ async fn everything_survives_reopening() {
     );
 
     // Without close: just dropped. Ids go on from where they were.
-    let p2 = create(&store, end_nmi()).await;
+    let p2 = create(&*store, end_nmi()).await;
     assert_eq!(p2.name, "proposals/2");
     store
         .cast_ballot("2", &ballot("FRA", Choice::Object, ""))
         .await
         .unwrap();
     drop(store);
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = accord_store::open(&url).await.unwrap();
     assert_eq!(store.get_proposal("2").await.unwrap(), p2);
     assert_eq!(
         store.last_ballots("2").await.unwrap()[0].name,
@@ -1400,13 +1385,15 @@ async fn in_memory_store_works() {
     assert_eq!(store.all_members().await.unwrap().len(), 32);
 }
 
-#[tokio::test]
-async fn bad_urls_fail_cleanly() {
+async fn bad_urls_fail_cleanly(backend: Backend) {
     let error = SqliteStore::open("postgres://nowhere").await.unwrap_err();
     assert!(matches!(error, StoreError::Database(_)), "{error:?}");
-    let error = SqliteStore::open("sqlite:///nonexistent-dir/sub/accord.db")
-        .await
-        .unwrap_err();
+    let bad = match backend {
+        Backend::Sqlite => "sqlite:///nonexistent-dir/sub/accord.db".to_owned(),
+        // A database that does not exist, on the tests' server.
+        Backend::Postgres => TempDatabase::new(backend).url() + "_missing",
+    };
+    let error = accord_store::open(&bad).await.err().expect("an error");
     assert!(matches!(error, StoreError::Database(_)), "{error:?}");
 }
 
@@ -1428,7 +1415,7 @@ async fn crash_child_writer() {
         return;
     };
     let round = std::env::var(CHILD_ROUND_ENV).unwrap();
-    let store = SqliteStore::open(&url).await.unwrap();
+    let store = accord_store::open(&url).await.unwrap();
     let members = ["USA", "FRA", "DEU", "GBR", "POL"];
     for n in 0..1_000_000 {
         let b = ballot(
@@ -1445,18 +1432,16 @@ async fn crash_child_writer() {
 
 /// Every ballot the writer acknowledged is in the database after a SIGKILL, over three rounds
 /// of kill and recovery.
-#[cfg(unix)]
-#[tokio::test]
-async fn crash_durability() {
+async fn crash_durability(backend: Backend) {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
 
-    let dir = TempSqlite::new();
+    let dir = TempDatabase::new(backend);
     let url = dir.url();
     {
-        let store = SqliteStore::open(&url).await.unwrap();
-        create(&store, end_nmi()).await;
+        let store = accord_store::open(&url).await.unwrap();
+        create(&*store, end_nmi()).await;
         store.close().await;
     }
 
@@ -1505,7 +1490,7 @@ async fn crash_durability() {
         );
 
         // Reopen (recovering the WAL) and check.
-        let store = SqliteStore::open(&url).await.unwrap();
+        let store = accord_store::open(&url).await.unwrap();
         let ballots = store
             .list_ballots("1", page(1_000_000, ""))
             .await
@@ -1568,3 +1553,407 @@ async fn crash_durability() {
         store.close().await;
     }
 }
+
+// ----- several stores on one database (replicas) -----
+
+/// A proposal whose deadline has passed is claimed by one store at a time (a lease); a store that
+/// shares its database with none (SQLite) has nothing to claim against and returns it every time.
+async fn due_proposals_are_claimed_once(backend: Backend) {
+    let (db, store) = seeded_store(backend).await;
+    let other = accord_store::open(&db.url()).await.unwrap();
+    create(&*store, end_nmi()).await; // deadline 87_400 s after the epoch: long due
+    let (far, kind, target) = motion(1_000_000_000_000); // deadline far ahead: not due
+    create(&*store, (far, kind, &target)).await;
+    let now_ms = 100_000_000;
+    let first = store.claim_due_proposals(now_ms, 60_000, 10).await.unwrap();
+    assert_eq!(
+        first.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["proposals/1"]
+    );
+    let second = other.claim_due_proposals(now_ms, 60_000, 10).await.unwrap();
+    if store.shared() {
+        assert!(second.is_empty(), "claimed by the first store: {second:?}");
+        let after_lease = other
+            .claim_due_proposals(now_ms + 60_000, 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(after_lease.len(), 1, "the lease ran out");
+    } else {
+        assert_eq!(second.len(), 1);
+    }
+    store
+        .close_proposal("1", &closing(ProposalState::Expired, None, vec![]))
+        .await
+        .unwrap();
+    assert!(
+        other
+            .claim_due_proposals(i64::MAX / 2, 60_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.name != "proposals/1"),
+        "a closed proposal is never due"
+    );
+}
+
+/// Closes of one proposal racing from two stores on one database (two replicas): exactly one
+/// succeeds, and the effects and the decision are written once.
+async fn closes_racing_from_two_stores_settle_once(backend: Backend) {
+    let (db, first) = seeded_store(backend).await;
+    let second = accord_store::open(&db.url()).await.unwrap();
+    create(&*first, resize_kfor()).await;
+    let ballot = first
+        .cast_ballot("1", &ballot("USA", Choice::Support, "yes"))
+        .await
+        .unwrap();
+    let seen: i64 = ballot.name.rsplit('/').next().unwrap().parse().unwrap();
+    let mut kfor = first.get_mission("KFOR").await.unwrap();
+    kfor.personnel_ceiling = 3_000;
+    let mut adopt = closing(
+        ProposalState::Adopted,
+        Some(decision(Outcome::Adopted)),
+        vec![Effect::UpdateMission(kfor.clone())],
+    );
+    adopt.last_ballot = Some(seen);
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let adopt = adopt.clone();
+        tasks.push(tokio::spawn(async move {
+            store.close_proposal("1", &adopt).await
+        }));
+    }
+    let mut closed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(p) => {
+                closed += 1;
+                assert_eq!(p.state, ProposalState::Adopted as i32);
+            }
+            Err(StoreError::ProposalClosed { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(closed, 1, "exactly one close succeeds");
+    let audit = second.audit_log(0, 10_000).await.unwrap();
+    assert_eq!(all_audit(&audit, "decision").len(), 1);
+    assert_eq!(all_audit(&audit, "effect").len(), 1);
+    assert_eq!(second.get_mission("KFOR").await.unwrap(), kfor);
+}
+
+/// What one store writes, the others hear of (PostgreSQL: NOTIFY); a store no other process
+/// writes (SQLite) has no changes to report. Policy changes are kept in order for every replica.
+async fn policy_changes_are_kept_in_order(backend: Backend) {
+    use accord_store::{Change, PolicyChange};
+    let (db, first) = seeded_store(backend).await;
+    let second = accord_store::open(&db.url()).await.unwrap();
+    let change = |action: &str, id: &str| PolicyChange {
+        sequence: 0,
+        action: action.into(),
+        policy_id: id.into(),
+        file_name: format!("lib{id}.so"),
+        sha256: "ab".repeat(32),
+    };
+    if !first.shared() {
+        assert!(first.changes().is_none());
+        assert_eq!(
+            first
+                .record_policy_change(&change("load", "x"))
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(first.policy_changes(0).await.unwrap().is_empty());
+        return;
+    }
+    let mut heard = second.changes().expect("a shared store reports changes");
+    let mut own = first.changes().expect("a shared store reports changes");
+    let a = first
+        .record_policy_change(&change("load", "x"))
+        .await
+        .unwrap();
+    let b = first
+        .record_policy_change(&change("default", "x"))
+        .await
+        .unwrap();
+    assert!(b > a);
+    let changes = second.policy_changes(0).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.sequence, c.action.as_str()))
+            .collect::<Vec<_>>(),
+        [(a, "load"), (b, "default")]
+    );
+    assert_eq!(second.policy_changes(a).await.unwrap().len(), 1);
+
+    create(&*first, end_nmi()).await;
+    let cast = first
+        .cast_ballot("1", &ballot("FRA", Choice::Object, ""))
+        .await
+        .unwrap();
+    let sequence: i64 = cast.name.rsplit('/').next().unwrap().parse().unwrap();
+    first
+        .close_proposal("1", &closing(ProposalState::Expired, None, vec![]))
+        .await
+        .unwrap();
+    let mut member = first.get_member("USA").await.unwrap();
+    member.name = "members/USA".into();
+    first.update_member(&member).await.unwrap();
+    let expected = [
+        Change::Policy,
+        Change::Policy,
+        Change::ProposalCreated { proposal_id: 1 },
+        Change::Ballot {
+            proposal_id: 1,
+            sequence,
+        },
+        Change::Closed { proposal_id: 1 },
+        Change::Members,
+    ];
+    for want in expected {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+            .await
+            .expect("a change within 10 s")
+            .unwrap();
+        assert_eq!(got, want);
+    }
+    // A store does not hear of its own writes.
+    assert!(own.try_recv().is_err());
+}
+
+// ----- PostgreSQL only -----
+
+/// Every ballot acknowledged before PostgreSQL stopped at once (`pg_ctl stop -m immediate`, as
+/// a crash: no checkpoint) is there after it recovers; the ballots cast meanwhile fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_ballots_survive_an_immediate_stop_of_postgres() {
+    use std::sync::Mutex;
+    let pg = Arc::new(TempPostgres::start());
+    let url = pg.database();
+    let store = accord_store::open(&url).await.unwrap();
+    store.seed_if_empty().await.unwrap();
+    create(&*store, end_nmi()).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut casters = Vec::new();
+    for member in ["USA", "FRA", "DEU", "GBR", "ITA", "POL", "TUR", "CAN"] {
+        let (store, acked) = (store.clone(), acked.clone());
+        casters.push(tokio::spawn(async move {
+            for n in 0.. {
+                let reason = format!("{member}-{n}");
+                match store
+                    .cast_ballot("1", &ballot(member, Choice::Support, &reason))
+                    .await
+                {
+                    Ok(_) => acked.lock().unwrap().push(reason),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let stopper = pg.clone();
+    tokio::task::spawn_blocking(move || stopper.stop_immediate())
+        .await
+        .unwrap();
+    for caster in casters {
+        tokio::time::timeout(std::time::Duration::from_secs(60), caster)
+            .await
+            .expect("casting fails once PostgreSQL is gone")
+            .unwrap();
+    }
+    drop(store);
+    let starter = pg.clone();
+    tokio::task::spawn_blocking(move || starter.start_again())
+        .await
+        .unwrap();
+    let store = accord_store::open(&url).await.unwrap();
+    let ballots = store
+        .list_ballots("1", page(1_000_000, ""))
+        .await
+        .unwrap()
+        .items;
+    let stored: HashSet<&str> = ballots.iter().map(|b| b.reason.as_str()).collect();
+    let acked = acked.lock().unwrap().clone();
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|r| !stored.contains(r.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged ballots lost: {missing:?}");
+    assert!(ballots.len() >= acked.len());
+    eprintln!(
+        "{} acknowledged before the stop, {} stored",
+        acked.len(),
+        ballots.len()
+    );
+    let audited = all_audit(&store.audit_log(0, 1_000_000).await.unwrap(), "ballot").len();
+    assert_eq!(audited, ballots.len(), "each ballot has its audit entry");
+    let names: Vec<_> = ballots.iter().map(|b| b.name.clone()).collect();
+    assert_eq!(
+        names,
+        (1..=ballots.len())
+            .map(|n| format!("proposals/1/ballots/{n}"))
+            .collect::<Vec<_>>(),
+        "gapless, in commit order"
+    );
+    store.close().await;
+}
+
+/// The one-shot copy of a SQLite database into PostgreSQL keeps everything: records, proposals,
+/// ballots, settings, page tokens and the audit log (same entries, same sequences, same order);
+/// ids go on after the copied ones; a second copy into the same database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copy_from_sqlite_keeps_the_audit_log_intact() {
+    let sqlite = accord_test_support::database::TempSqlite::new();
+    let source = SqliteStore::open(&sqlite.url()).await.unwrap();
+    source.seed_if_empty().await.unwrap();
+    create(&source, resize_kfor()).await;
+    create(&source, end_nmi()).await;
+    for (member, choice) in [("USA", Choice::Support), ("FRA", Choice::Object)] {
+        source
+            .cast_ballot("1", &ballot(member, choice, "copy me"))
+            .await
+            .unwrap();
+    }
+    let mut kfor = source.get_mission("KFOR").await.unwrap();
+    kfor.personnel_ceiling = 3_000;
+    source
+        .close_proposal(
+            "1",
+            &closing(
+                ProposalState::Adopted,
+                Some(decision(Outcome::Adopted)),
+                vec![Effect::UpdateMission(kfor.clone())],
+            ),
+        )
+        .await
+        .unwrap();
+    source
+        .set_setting("default_policy", "weighted")
+        .await
+        .unwrap();
+    let audit = source.audit_log(0, 100_000).await.unwrap();
+    let members = source.all_members().await.unwrap();
+    let token = source
+        .list_members(None, page(10, ""))
+        .await
+        .unwrap()
+        .next_token;
+    let proposals = source
+        .list_proposals(&ProposalFilter::default(), page(100, ""))
+        .await
+        .unwrap()
+        .items;
+    let ballots = source.list_ballots("1", page(100, "")).await.unwrap().items;
+    source.close().await;
+
+    let target = TempPostgres::shared().database();
+    let report = accord_store::migrate::copy_sqlite_to_postgres(&sqlite.url(), &target)
+        .await
+        .unwrap();
+    assert!(report.to_string().contains("audit_log"), "{report}");
+    let copy = accord_store::open(&target).await.unwrap();
+    assert!(copy.shared());
+    assert_eq!(copy.audit_log(0, 100_000).await.unwrap(), audit);
+    assert_eq!(copy.all_members().await.unwrap(), members);
+    assert_eq!(
+        copy.list_proposals(&ProposalFilter::default(), page(100, ""))
+            .await
+            .unwrap()
+            .items,
+        proposals
+    );
+    assert_eq!(
+        copy.list_ballots("1", page(100, "")).await.unwrap().items,
+        ballots
+    );
+    assert_eq!(copy.get_mission("KFOR").await.unwrap(), kfor);
+    assert_eq!(
+        copy.get_setting("default_policy").await.unwrap().as_deref(),
+        Some("weighted")
+    );
+    assert_eq!(
+        copy.list_members(None, page(10, &token))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        10,
+        "page tokens of the old server keep working"
+    );
+    // Ids and sequences go on after the copied ones.
+    assert_eq!(create(&*copy, ukr_summit()).await.name, "proposals/3");
+    let next = copy
+        .cast_ballot("2", &ballot("DEU", Choice::Support, ""))
+        .await
+        .unwrap();
+    assert_eq!(next.name, "proposals/2/ballots/3");
+    let after = copy
+        .audit_log(audit.last().unwrap().sequence, 10)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after[0].sequence > audit.last().unwrap().sequence);
+    copy.close().await;
+    let again = accord_store::migrate::copy_sqlite_to_postgres(&sqlite.url(), &target).await;
+    assert!(
+        matches!(&again, Err(StoreError::Database(m)) if m.contains("empty database")),
+        "{again:?}"
+    );
+}
+
+// ----- every test above, on both backends -----
+
+/// Makes, for each `async fn NAME(backend: Backend)`, the tests `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    seeding_loads_the_dataset_once,
+    seeding_skips_a_store_that_has_members,
+    member_pages_and_filters,
+    page_tokens_are_checked,
+    partner_and_mission_pages_and_filters,
+    members_partners_missions_crud,
+    proposals_get_increasing_ids_and_list_newest_first,
+    proposal_pages,
+    ballots_are_all_kept_and_the_last_counts,
+    no_ballot_on_a_closed_proposal,
+    closing_applies_effects_in_one_transaction,
+    settings_persist,
+    audit_log_is_ordered_and_pages,
+    concurrent_ballots_are_all_kept,
+    closing_races_with_ballots,
+    a_close_based_on_stale_ballots_is_refused_and_changes_nothing,
+    everything_survives_reopening,
+    bad_urls_fail_cleanly,
+    crash_durability,
+    due_proposals_are_claimed_once,
+    closes_racing_from_two_stores_settle_once,
+    policy_changes_are_kept_in_order,
+);
