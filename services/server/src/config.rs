@@ -67,6 +67,11 @@ pub struct Flags {
     /// Unset: operator calls are open (for local use).
     #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// Address the web interface (the chamber in a browser) listens on, e.g. 127.0.0.1:8080
+    /// [default: off]. Until delegations have credentials anyone who reaches it may vote as any
+    /// delegation: keep it on loopback or behind an authenticating proxy.
+    #[arg(long, env = "ACCORD_WEB_LISTEN")]
+    pub web_listen: Option<SocketAddr>,
 }
 
 /// The TOML file's keys (all optional; same names as the flags, with underscores).
@@ -82,6 +87,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     shutdown_grace_ms: Option<u64>,
     operator_token: Option<String>,
+    web_listen: Option<SocketAddr>,
 }
 
 /// The resolved configuration.
@@ -105,6 +111,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Operator token, if operator calls are protected.
     pub operator_token: Option<String>,
+    /// Address of the web interface, if it is served.
+    pub web_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -119,6 +127,7 @@ impl Default for Config {
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_millis(10_000),
             operator_token: None,
+            web_listen: None,
         }
     }
 }
@@ -165,6 +174,7 @@ impl Config {
             config.shutdown_grace = Duration::from_millis(ms);
         }
         config.operator_token = flags.operator_token.or(file.operator_token);
+        config.web_listen = flags.web_listen.or(file.web_listen);
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }

@@ -35,6 +35,9 @@ pub struct Options {
     pub default_policy: Option<String>,
     /// `--shutdown-grace-ms`.
     pub shutdown_grace_ms: u64,
+    /// Also serve the web interface (`--web-listen 127.0.0.1:0`); its address is
+    /// [`ServerProcess::web`].
+    pub web: bool,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             operator_token: None,
             default_policy: None,
             shutdown_grace_ms: 5000,
+            web: false,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct ServerProcess {
     pid: u32,
     /// The address it listens on (changes on restart).
     pub addr: SocketAddr,
+    /// The web interface's address, when [`Options::web`] is set (changes on restart).
+    pub web: Option<SocketAddr>,
     dir: TempDir,
     options: Options,
     starts: u32,
@@ -111,6 +117,7 @@ impl ServerProcess {
             stdin: None,
             pid: 0,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            web: None,
             dir,
             options,
             starts: 0,
@@ -266,6 +273,9 @@ impl ServerProcess {
         if let Some(policy) = &options.default_policy {
             command.arg("--default-policy").arg(policy);
         }
+        if options.web {
+            command.arg("--web-listen").arg("127.0.0.1:0");
+        }
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {
@@ -286,6 +296,8 @@ impl ServerProcess {
                 let Ok(line) = line else { break };
                 if let Some(pid) = line.strip_prefix("accord-test-guard server-pid ") {
                     let _ = tx.send(Line::Pid(pid.trim().parse().expect("a pid")));
+                } else if let Some(addr) = line.strip_prefix("accord-server web listening on http://") {
+                    let _ = tx.send(Line::Web(addr.trim().to_string()));
                 } else if let Some(addr) = line.strip_prefix("accord-server listening on ") {
                     let _ = tx.send(Line::Addr(addr.trim().to_string()));
                 }
@@ -293,10 +305,12 @@ impl ServerProcess {
         });
         let until = Instant::now() + Duration::from_secs(120);
         let mut pid = None;
+        let mut web = None;
         let addr = loop {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Line::Pid(p)) => pid = Some(p),
+                Ok(Line::Web(addr)) => web = Some(addr.parse().expect("a socket address")),
                 Ok(Line::Addr(addr)) => break addr,
                 Err(e) => {
                     let _ = guard.kill();
@@ -310,6 +324,7 @@ impl ServerProcess {
         };
         self.pid = pid.expect("the guard prints the server's pid first");
         self.addr = addr.parse().expect("a socket address");
+        self.web = web;
         self.stdin = stdin;
         self.guard = Some(guard);
     }
@@ -317,6 +332,7 @@ impl ServerProcess {
 
 enum Line {
     Pid(u32),
+    Web(String),
     Addr(String),
 }
 
