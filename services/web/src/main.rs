@@ -61,10 +61,14 @@ async fn run(config: Config) -> Result<(), accord_server::StartError> {
     // Scripts and tests read this line to find the port (e.g. with --listen 127.0.0.1:0).
     println!("accord-server listening on {address}");
     tracing::info!(%address, "listening");
+    let grace = app.config.shutdown_grace;
     let result = accord_server::serve(app, listener, shutdown_signal()).await;
     if let Some(web) = web {
-        // `serve` has set `shutting_down`: the web server stops accepting and its live streams end.
-        let _ = web.await;
+        // `serve` has set `shutting_down`: the web server stops accepting and its live streams
+        // end; a connection still open after the grace period is dropped.
+        if tokio::time::timeout(grace, web).await.is_err() {
+            tracing::warn!(?grace, "web interface: grace period over");
+        }
     }
     result
 }

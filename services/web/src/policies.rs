@@ -166,7 +166,10 @@ pub async fn replace(
                 .unwrap_or_default();
             Ok(format!("{id} now runs {} (SHA-256 {sha}).", form.file_name))
         }
-        Err(status) => Err(format!("{id} was not swapped: {}", status.message())),
+        Err(status) => Err((
+            crate::error::http_status(status.code()),
+            format!("{id} was not swapped: {}", status.message()),
+        )),
     };
     respond(&web, &session, notice).await
 }
@@ -188,7 +191,10 @@ pub async fn disable(
     )?;
     let notice = match web.api.disable_policy(request).await {
         Ok(_) => Ok(format!("{id} is disabled.")),
-        Err(status) => Err(format!("{id} was not disabled: {}", status.message())),
+        Err(status) => Err((
+            crate::error::http_status(status.code()),
+            format!("{id} was not disabled: {}", status.message()),
+        )),
     };
     respond(&web, &session, notice).await
 }
@@ -196,12 +202,11 @@ pub async fn disable(
 async fn respond(
     web: &Web,
     session: &Session,
-    notice: Result<String, String>,
+    notice: Result<String, (axum::http::StatusCode, String)>,
 ) -> Result<Response, WebError> {
-    let status = if notice.is_ok() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::FORBIDDEN
+    let (status, notice) = match notice {
+        Ok(m) => (axum::http::StatusCode::OK, Ok(m)),
+        Err((status, m)) => (status, Err(m)),
     };
     Ok((status, render(web, session, Some(notice)).await?).into_response())
 }

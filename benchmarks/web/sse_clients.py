@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Open pages for the web benchmark: N Server-Sent Events connections following one proposal.
+
+    sse_clients.py --url http://127.0.0.1:8080 --proposal 2 --clients 200 --seconds 30
+
+Each client is what a browser on the proposal page holds open: GET /proposals/{id}/events. A
+client retries (every 50 ms) until the proposal exists, then reads its stream and counts the
+`ballot` events. Prints one JSON line: clients connected, events received (total, min and max per
+client), and how many streams the server ended early (e.g. `resync` for a client too slow to
+keep up). Standard library only.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+from urllib.parse import urlparse
+
+
+async def client(host, port, path, until, stats, index):
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            writer.close()
+            await asyncio.sleep(0.05)
+            continue
+        stats["connected"] += 1
+        count = 0
+        tail = b""
+        ended = None
+        try:
+            while True:
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                chunk = await asyncio.wait_for(reader.read(65536), timeout=left)
+                if not chunk:
+                    ended = "closed"
+                    break
+                data = tail + chunk
+                count += data.count(b"event: ballot\n")
+                if b"event: resync\n" in data:
+                    ended = "resync"
+                tail = data[-16:]
+        except asyncio.TimeoutError:
+            pass
+        stats["events"][index] = count
+        if ended:
+            stats["ended"][ended] = stats["ended"].get(ended, 0) + 1
+        writer.close()
+        return
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--proposal", required=True)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    url = urlparse(args.url)
+    path = f"/proposals/{args.proposal}/events"
+    until = time.monotonic() + args.seconds
+    stats = {"connected": 0, "events": [0] * args.clients, "ended": {}}
+    await asyncio.gather(*(client(url.hostname, url.port, path, until, stats, i) for i in range(args.clients)))
+    events = stats["events"]
+    print(json.dumps({
+        "clients": args.clients,
+        "connected": stats["connected"],
+        "ballot_events_total": sum(events),
+        "ballot_events_min": min(events),
+        "ballot_events_max": max(events),
+        "ended_early": stats["ended"],
+    }))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
