@@ -5,9 +5,10 @@
 
 Each client is what a browser on the proposal page holds open: GET /proposals/{id}/events. A
 client retries (every 50 ms) until the proposal exists, then reads its stream and counts the
-`ballot` events. Prints one JSON line: clients connected, events received (total, min and max per
-client), and how many streams the server ended early (e.g. `resync` for a client too slow to
-keep up). Standard library only.
+`ballot` events. A stream the server ends early (`resync`, sent to a client too slow to keep up)
+is opened again, as the page does by reloading; a stream ends for good when the proposal is
+decided or withdrawn. Prints one JSON line: connections made, events received (total, min and
+max per client), and how many streams ended early. Standard library only.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 
 
 async def client(host, port, path, until, stats, index):
+    count = 0
     while time.monotonic() < until:
         try:
             reader, writer = await asyncio.open_connection(host, port)
@@ -32,7 +34,6 @@ async def client(host, port, path, until, stats, index):
             await asyncio.sleep(0.05)
             continue
         stats["connected"] += 1
-        count = 0
         tail = b""
         ended = None
         try:
@@ -48,14 +49,17 @@ async def client(host, port, path, until, stats, index):
                 count += data.count(b"event: ballot\n")
                 if b"event: resync\n" in data:
                     ended = "resync"
-                tail = data[-16:]
+                if b"event: withdrawn\n" in data or b"event: decided\n" in data:
+                    ended = "final"
+                tail = data[-24:]
         except asyncio.TimeoutError:
             pass
         stats["events"][index] = count
+        writer.close()
         if ended:
             stats["ended"][ended] = stats["ended"].get(ended, 0) + 1
-        writer.close()
-        return
+        if ended in (None, "final"):
+            return
 
 
 async def main():

@@ -296,7 +296,9 @@ impl ServerProcess {
                 let Ok(line) = line else { break };
                 if let Some(pid) = line.strip_prefix("accord-test-guard server-pid ") {
                     let _ = tx.send(Line::Pid(pid.trim().parse().expect("a pid")));
-                } else if let Some(addr) = line.strip_prefix("accord-server web listening on http://") {
+                } else if let Some(addr) =
+                    line.strip_prefix("accord-server web listening on http://")
+                {
                     let _ = tx.send(Line::Web(addr.trim().to_string()));
                 } else if let Some(addr) = line.strip_prefix("accord-server listening on ") {
                     let _ = tx.send(Line::Addr(addr.trim().to_string()));

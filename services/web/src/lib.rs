@@ -66,7 +66,10 @@ pub fn router(web: Web) -> Router {
         .route("/alliance", get(alliance::page))
         .route("/proposals", get(proposals::list))
         .route("/proposals/{id}", get(proposals::page))
-        .route("/proposals/{id}/evaluation", get(proposals::evaluation_fragment))
+        .route(
+            "/proposals/{id}/evaluation",
+            get(proposals::evaluation_fragment),
+        )
         .route("/proposals/{id}/events", get(live::events))
         .route("/proposals/{id}/ballots", post(proposals::vote))
         .route("/proposals/{id}/withdraw", post(proposals::withdraw))

@@ -105,7 +105,9 @@ pub async fn events(
     });
     let mut shutting_down = app.shutting_down.subscribe();
     let stream = async_stream(move |tx| async move {
-        let first = Event::default().event("snapshot").data(snapshot.to_string());
+        let first = Event::default()
+            .event("snapshot")
+            .data(snapshot.to_string());
         if tx.send(first).await.is_err() || !open {
             return;
         }

@@ -54,7 +54,11 @@ async fn run(config: Config) -> Result<(), accord_server::StartError> {
             // line, which tells them the server is ready.
             println!("accord-server web listening on http://{web_address}");
             tracing::info!(address = %web_address, "web interface listening");
-            Some(tokio::spawn(accord_web::serve(app.clone(), listener, address)))
+            Some(tokio::spawn(accord_web::serve(
+                app.clone(),
+                listener,
+                address,
+            )))
         }
         None => None,
     };

@@ -132,9 +132,9 @@ pub struct OperateForm {
 fn operator_request<T>(form: &OperateForm, message: T) -> Result<Request<T>, WebError> {
     let mut request = Request::new(message);
     if !form.token.is_empty() {
-        let value = format!("Bearer {}", form.token)
-            .parse()
-            .map_err(|_| WebError::bad_request("the operator token has characters a header cannot carry"))?;
+        let value = format!("Bearer {}", form.token).parse().map_err(|_| {
+            WebError::bad_request("the operator token has characters a header cannot carry")
+        })?;
         request.metadata_mut().insert("authorization", value);
     }
     Ok(request)

@@ -408,7 +408,9 @@ fn vote_section(
         choice: mine
             .map(|b| choice_class(b.choice).to_string())
             .unwrap_or_default(),
-        position: mine.map(|b| layout::position(&b.position)).unwrap_or_default(),
+        position: mine
+            .map(|b| layout::position(&b.position))
+            .unwrap_or_default(),
         salience: mine
             .and_then(|b| b.salience)
             .map(|s| format!("{s}"))
@@ -562,9 +564,12 @@ pub async fn page(
 ) -> Result<Html<String>, WebError> {
     let caller = session::caller(&headers);
     let notice = Notice {
-        ok: query
-            .get("cast")
-            .map(|c| format!("Ballot cast: {}.", choice_word(parse_choice(c).unwrap_or(0)))),
+        ok: query.get("cast").map(|c| {
+            format!(
+                "Ballot cast: {}.",
+                choice_word(parse_choice(c).unwrap_or(0))
+            )
+        }),
         ..Default::default()
     };
     render(&web, &caller, &session, &id, notice).await
@@ -594,8 +599,8 @@ fn parse_choice(word: &str) -> Option<i32> {
 /// Turns the form into a ballot; only what text cannot say is checked here — the services
 /// check the rest.
 fn ballot_of(code: &str, proposal: &Proposal, form: &VoteForm) -> Result<Ballot, String> {
-    let choice = parse_choice(form.choice.trim())
-        .ok_or("choose support, object or abstain".to_string())?;
+    let choice =
+        parse_choice(form.choice.trim()).ok_or("choose support, object or abstain".to_string())?;
     let salience = match form.salience.trim() {
         "" => None,
         s => Some(
@@ -692,7 +697,9 @@ pub async fn vote(
         ))
         .await;
     match cast {
-        Ok(_) => Ok(Redirect::to(&format!("/{name}?cast={}#vote", form.choice.trim())).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/{name}?cast={}#vote", form.choice.trim())).into_response())
+        }
         Err(status) => {
             let code = crate::error::http_status(status.code());
             refused(status.message().to_string(), code).await

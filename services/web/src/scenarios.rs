@@ -155,7 +155,9 @@ async fn run_text(web: &Web, session: &Session, path: PathBuf, text: String) -> 
     };
     let body = match outcome {
         Err(problems) => problems_view(&title, &text, &problems),
-        Ok(Err(message)) => html! { p.error role="alert" { "The scenario could not run: " (message) } },
+        Ok(Err(message)) => {
+            html! { p.error role="alert" { "The scenario could not run: " (message) } }
+        }
         Ok(Ok(report)) => report_view(&report).await,
     };
     layout::page(

@@ -94,7 +94,9 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         .map(str::to_string);
     let fresh = existing.is_none();
     let csrf = existing.unwrap_or_else(new_token);
-    request.extensions_mut().insert(Session { csrf: csrf.clone() });
+    request
+        .extensions_mut()
+        .insert(Session { csrf: csrf.clone() });
     let mut response = next.run(request).await;
     if fresh {
         if let Ok(value) = HeaderValue::from_str(&format!(

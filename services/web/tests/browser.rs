@@ -58,7 +58,10 @@ async fn start_browser() -> (Driver, Client) {
         "CHROMEDRIVER",
         &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
     );
-    let chromium = find("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+    let chromium = find(
+        "CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    );
     let port = free_port();
     let child = Command::new(&driver_bin)
         .arg(format!("--port={port}"))
@@ -92,7 +95,10 @@ async fn start_browser() -> (Driver, Client) {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Err(e) => panic!("chromedriver at {} did not start a browser: {e}", driver.url),
+            Err(e) => panic!(
+                "chromedriver at {} did not start a browser: {e}",
+                driver.url
+            ),
         }
     };
     (driver, client)
@@ -172,7 +178,10 @@ async fn web_server() -> (TestServer, String) {
         ..Options::default()
     })
     .await;
-    let web = format!("http://{}", server.web.expect("the server prints its web address"));
+    let web = format!(
+        "http://{}",
+        server.web.expect("the server prints its web address")
+    );
     (server, web)
 }
 
@@ -197,7 +206,10 @@ async fn the_seat_chart_follows_ballots_live_and_delegations_vote_from_the_page(
         attr(&client, "#proposal", "data-live").await.as_deref() == Some("on")
     })
     .await;
-    assert!(client.find(Locator::Css("#vote-form")).await.is_err(), "observers have no vote form");
+    assert!(
+        client.find(Locator::Css("#vote-form")).await.is_err(),
+        "observers have no vote form"
+    );
     assert_eq!(
         attr(&client, "#seat-DEU", "class").await.as_deref(),
         Some("seat none")
@@ -220,7 +232,11 @@ async fn the_seat_chart_follows_ballots_live_and_delegations_vote_from_the_page(
         .unwrap();
     assert_eq!(marker, serde_json::json!(42), "the page was not reloaded");
     assert_eq!(text(&client, "#count-object").await, "1");
-    assert!(text(&client, "#ballot-DEU .choice").await.contains("object"));
+    assert!(
+        text(&client, "#ballot-DEU .choice")
+            .await
+            .contains("object")
+    );
     screenshot(&client, "proposal-live").await;
 
     // Sit as France and vote from the page; the ballot is there over gRPC.
@@ -340,9 +356,14 @@ async fn the_seat_chart_follows_ballots_live_and_delegations_vote_from_the_page(
         .click()
         .await
         .unwrap();
-    eventually("the message about a salience that is not a number", || async {
-        text(&client, "#vote-error").await.contains("must be a number")
-    })
+    eventually(
+        "the message about a salience that is not a number",
+        || async {
+            text(&client, "#vote-error")
+                .await
+                .contains("must be a number")
+        },
+    )
     .await;
     assert_eq!(current_ballot(&server, &name, "FRA").await.unwrap(), after);
 
@@ -355,7 +376,11 @@ async fn every_page_renders_and_scenario_errors_point_at_their_lines() {
     let (_driver, client) = start_browser().await;
     let created = create(
         &server,
-        proposal("End KFOR", end_mission("KFOR", date(2027, 3, 31)), "unanimity"),
+        proposal(
+            "End KFOR",
+            end_mission("KFOR", date(2027, 3, 31)),
+            "unanimity",
+        ),
     )
     .await;
     for code in ["USA", "GBR", "POL"] {
@@ -376,9 +401,15 @@ async fn every_page_renders_and_scenario_errors_point_at_their_lines() {
         .goto(&format!("{web}/proposals?state=adopted"))
         .await
         .unwrap();
-    assert!(client.find(Locator::Css("#proposals")).await.is_err(), "filtered out");
+    assert!(
+        client.find(Locator::Css("#proposals")).await.is_err(),
+        "filtered out"
+    );
 
-    client.goto(&format!("{web}/{}", created.name)).await.unwrap();
+    client
+        .goto(&format!("{web}/{}", created.name))
+        .await
+        .unwrap();
     let verdicts = text(&client, "#evaluation").await;
     for policy in ["unanimity", "weighted", "pressure"] {
         assert!(verdicts.contains(policy), "{verdicts}");
@@ -413,10 +444,18 @@ async fn every_page_renders_and_scenario_errors_point_at_their_lines() {
         .for_element(Locator::Css("#scenario-title"))
         .await
         .unwrap();
-    let charts = client.find_all(Locator::Css("figure.chart img")).await.unwrap();
+    let charts = client
+        .find_all(Locator::Css("figure.chart img"))
+        .await
+        .unwrap();
     assert!(!charts.is_empty(), "the report has charts");
     assert!(
-        charts[0].attr("alt").await.unwrap().unwrap_or_default().contains("Seat chart"),
+        charts[0]
+            .attr("alt")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("Seat chart"),
         "charts have text alternatives"
     );
     screenshot(&client, "scenario-report").await;
@@ -424,9 +463,11 @@ async fn every_page_renders_and_scenario_errors_point_at_their_lines() {
     // A broken file: every problem next to its line.
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");
-    let text_of = std::fs::read_to_string(&seed)
-        .unwrap()
-        .replacen("sponsor = \"USA\"", "sponsor = \"XXX\"", 1);
+    let text_of = std::fs::read_to_string(&seed).unwrap().replacen(
+        "sponsor = \"USA\"",
+        "sponsor = \"XXX\"",
+        1,
+    );
     std::fs::write(&broken, text_of).unwrap();
     client.goto(&format!("{web}/scenarios")).await.unwrap();
     client
