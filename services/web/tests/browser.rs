@@ -168,8 +168,7 @@ async fn current_ballot(server: &TestServer, proposal: &str, code: &str) -> Opti
         .into_inner()
         .ballots
         .into_iter()
-        .filter(|b| b.member == format!("members/{code}"))
-        .last()
+        .rfind(|b| b.member == format!("members/{code}"))
 }
 
 async fn web_server() -> (TestServer, String) {
