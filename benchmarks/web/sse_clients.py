@@ -5,7 +5,7 @@
 
 Each client is what a browser on the proposal page holds open: GET /proposals/{id}/events. A
 client retries (every 50 ms) until the proposal exists, then reads its stream and counts the
-`ballot` events. A stream the server ends early (`resync`, sent to a client too slow to keep up)
+ballots it is sent (the `ballots` events carry the ballots of each 200 ms tick). A stream the server ends early (`resync`, sent to a client too slow to keep up)
 is opened again, as the page does by reloading; a stream ends for good when the proposal is
 decided or withdrawn. Prints one JSON line: connections made, events received (total, min and
 max per client), and how many streams ended early. Standard library only.
@@ -46,7 +46,8 @@ async def client(host, port, path, until, stats, index):
                     ended = "closed"
                     break
                 data = tail + chunk
-                count += data.count(b"event: ballot\n")
+                # Each ballot in a `ballots` event is one object with a "member" key.
+                count += chunk.count(b'"member":')
                 if b"event: resync\n" in data:
                     ended = "resync"
                 if b"event: withdrawn\n" in data or b"event: decided\n" in data:

@@ -54,6 +54,8 @@ pub struct Web {
     pub grpc: SocketAddr,
     /// Scenario files offered on the scenarios page (`scenarios/` of the working directory).
     pub scenario_dir: PathBuf,
+    /// The proposals pages follow live, one hub subscription each.
+    pub rooms: Arc<live::Rooms>,
 }
 
 /// The largest request body a form may send (scenario uploads included): 1 MiB.
@@ -128,6 +130,7 @@ pub async fn serve_with(
         app,
         grpc,
         scenario_dir: PathBuf::from("scenarios"),
+        rooms: Arc::default(),
     };
     if let Err(e) = axum::serve(listener, router(web))
         .with_graceful_shutdown(shutdown)

@@ -1,30 +1,181 @@
 //! `GET /proposals/{id}/events`: a proposal's events as Server-Sent Events, from the same
 //! [`EventHub`](accord_server::events::EventHub) that feeds `WatchProposal`.
 //!
-//! The stream subscribes first and reads the current ballots second, so no ballot falls between
-//! the page and the stream: the first event (`snapshot`) carries every current choice and the
-//! page applies it. Then `ballot` for each ballot cast, `silence-broken`, and `decided` or
-//! `withdrawn`, after which the stream ends. A browser that falls more than the hub's capacity
-//! behind gets `resync` (reload) and the stream ends; so does every stream when the server
-//! begins shutting down. Each event's data is a small JSON object; nothing is sent that the
-//! proposal page does not already show to anyone.
+//! **Rooms.** However many pages follow a proposal, the hub has one subscriber for it: the
+//! room's task, which gathers the ballots that arrive during a tick ([`TICK`], 200 ms; the
+//! latest ballot of each member wins), encodes them once as one `ballots` event and hands that
+//! to every page. So the work per ballot does not grow with the pages, and the work per page is
+//! at most five events a second however fast ballots arrive. The decision (`decided`) or the
+//! withdrawal (`withdrawn`) goes out at once, after the ballots before it, and ends the room and
+//! the streams. A room ends when its last page goes, too.
+//!
+//! **No ballot falls between the page and the stream.** A stream joins its room first and reads
+//! the current ballots second: its first event (`snapshot`) carries every current choice, and
+//! a ballot in both is simply applied twice. A page that falls more than the room's capacity
+//! behind gets `resync` (the page reloads) and its stream ends; every stream ends when the
+//! server begins shutting down (`shutdown`). Each event's data is a small JSON object with
+//! nothing the proposal page does not already show to anyone.
 
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_proto::v1::{ProposalEventType, ProposalState, WatchProposalResponse};
+use accord_server::app::App;
 use accord_server::proposals::state_word;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde_json::json;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::Web;
 use crate::error::WebError;
 use crate::layout::{choice_word, id_of, percent, position};
 
-fn ballot_event(event: &WatchProposalResponse) -> Option<serde_json::Value> {
+/// How often a room sends the ballots gathered since the last tick.
+pub const TICK: Duration = Duration::from_millis(200);
+/// How many events a page may fall behind its room before it is told to reload (about 50 s of
+/// ticks).
+const PAGE_CAPACITY: usize = 256;
+
+/// One event for the pages of a room; `last` ends their streams.
+#[derive(Clone)]
+struct PageEvent {
+    event: Event,
+    last: bool,
+}
+
+/// The rooms: one per proposal that pages follow.
+#[derive(Default)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<String, broadcast::Sender<PageEvent>>>,
+}
+
+impl Rooms {
+    /// Joins the room of proposal `id`, opening it (one hub subscription, one task) if needed.
+    fn join(self: &Arc<Self>, app: &Arc<App>, id: &str) -> broadcast::Receiver<PageEvent> {
+        let mut rooms = self.rooms.lock().expect("rooms lock");
+        if let Some(room) = rooms.get(id) {
+            return room.subscribe();
+        }
+        let (room, page) = broadcast::channel(PAGE_CAPACITY);
+        // Subscribe to the hub now, before the page reads its snapshot.
+        let hub = app.events.subscribe(id);
+        rooms.insert(id.to_string(), room.clone());
+        tokio::spawn(run_room(
+            self.clone(),
+            app.clone(),
+            id.to_string(),
+            hub,
+            room,
+        ));
+        page
+    }
+
+    /// Closes the room of `id` if no page is left in it (or `always`); true if closed.
+    fn close(&self, id: &str, room: &broadcast::Sender<PageEvent>, always: bool) -> bool {
+        let mut rooms = self.rooms.lock().expect("rooms lock");
+        if always || room.receiver_count() == 0 {
+            if rooms.get(id).is_some_and(|r| r.same_channel(room)) {
+                rooms.remove(id);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// How many proposals pages follow now.
+    pub fn open_rooms(&self) -> usize {
+        self.rooms.lock().expect("rooms lock").len()
+    }
+}
+
+/// A room's task: gathers hub events and sends them to the pages once per tick.
+async fn run_room(
+    rooms: Arc<Rooms>,
+    app: Arc<App>,
+    id: String,
+    mut hub: broadcast::Receiver<WatchProposalResponse>,
+    room: broadcast::Sender<PageEvent>,
+) {
+    let mut shutting_down = app.shutting_down.subscribe();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ballots: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut silence_broken: Vec<String> = Vec::new();
+    let flush = |ballots: &mut BTreeMap<String, serde_json::Value>, silence: &mut Vec<String>| {
+        if !ballots.is_empty() {
+            let data = json!({ "ballots": ballots.values().collect::<Vec<_>>() });
+            let _ = room.send(PageEvent {
+                event: Event::default().event("ballots").data(data.to_string()),
+                last: false,
+            });
+            ballots.clear();
+        }
+        if !silence.is_empty() {
+            let data = json!({ "members": silence });
+            let _ = room.send(PageEvent {
+                event: Event::default()
+                    .event("silence-broken")
+                    .data(data.to_string()),
+                last: false,
+            });
+            silence.clear();
+        }
+    };
+    loop {
+        tokio::select! {
+            received = hub.recv() => match received {
+                Ok(event) => match ProposalEventType::try_from(event.r#type) {
+                    Ok(ProposalEventType::BallotCast) => {
+                        if let Some(b) = ballot_json(&event) {
+                            ballots.insert(b["member"].as_str().unwrap_or("").to_string(), b);
+                        }
+                    }
+                    Ok(ProposalEventType::SilenceBroken) => {
+                        if let Some(b) = &event.ballot {
+                            silence_broken.push(id_of(&b.member).to_string());
+                        }
+                    }
+                    Ok(ProposalEventType::Decided | ProposalEventType::Withdrawn) => {
+                        flush(&mut ballots, &mut silence_broken);
+                        if let Some(event) = final_event(&event) {
+                            let _ = room.send(PageEvent { event, last: true });
+                        }
+                        rooms.close(&id, &room, true);
+                        return;
+                    }
+                    _ => {}
+                },
+                Err(RecvError::Lagged(missed)) => {
+                    // Cannot happen unless the task is starved; the pages reload.
+                    let data = json!({ "missed": missed }).to_string();
+                    let _ = room.send(PageEvent { event: Event::default().event("resync").data(data), last: true });
+                }
+                Err(RecvError::Closed) => {
+                    flush(&mut ballots, &mut silence_broken);
+                    rooms.close(&id, &room, true);
+                    return;
+                }
+            },
+            _ = tick.tick() => {
+                flush(&mut ballots, &mut silence_broken);
+                if rooms.close(&id, &room, false) {
+                    return;
+                }
+            }
+            _ = async { shutting_down.wait_for(|down| *down).await.is_ok() } => {
+                rooms.close(&id, &room, true);
+                return;
+            }
+        }
+    }
+}
+
+fn ballot_json(event: &WatchProposalResponse) -> Option<serde_json::Value> {
     let ballot = event.ballot.as_ref()?;
     Some(json!({
         "member": id_of(&ballot.member),
@@ -35,16 +186,14 @@ fn ballot_event(event: &WatchProposalResponse) -> Option<serde_json::Value> {
     }))
 }
 
-fn to_sse(event: &WatchProposalResponse) -> Option<(Event, bool)> {
-    let kind = ProposalEventType::try_from(event.r#type).ok()?;
+/// The `decided` or `withdrawn` event.
+fn final_event(event: &WatchProposalResponse) -> Option<Event> {
     let state = event
         .proposal
         .as_ref()
         .map(|p| state_word(p.state))
-        .unwrap_or("open");
-    let (name, data, last) = match kind {
-        ProposalEventType::BallotCast => ("ballot", ballot_event(event)?, false),
-        ProposalEventType::SilenceBroken => ("silence-broken", ballot_event(event)?, false),
+        .unwrap_or("closed");
+    let (name, data) = match ProposalEventType::try_from(event.r#type).ok()? {
         ProposalEventType::Decided => {
             let decision = event
                 .decision
@@ -59,13 +208,12 @@ fn to_sse(event: &WatchProposalResponse) -> Option<(Event, bool)> {
                         "OUTCOME_")),
                     "support": decision.map(|d| percent(d.support_share)),
                 }),
-                true,
             )
         }
-        ProposalEventType::Withdrawn => ("withdrawn", json!({ "state": state }), true),
+        ProposalEventType::Withdrawn => ("withdrawn", json!({ "state": state })),
         _ => return None,
     };
-    Some((Event::default().event(name).data(data.to_string()), last))
+    Some(Event::default().event(name).data(data.to_string()))
 }
 
 /// `GET /proposals/{id}/events`.
@@ -77,8 +225,6 @@ pub async fn events(
         return Err(WebError::not_found("proposal ids are numbers"));
     }
     let app = web.app.clone();
-    // Subscribe before reading, so that no event falls between the snapshot and the stream.
-    let mut receiver = app.events.subscribe(&id);
     let proposal = app
         .get_proposal(&format!("proposals/{id}"))
         .await
@@ -89,10 +235,9 @@ pub async fn events(
         .await
         .map_err(|e| tonic::Status::from(accord_server::error::DomainError::from(e)))?;
     let open = proposal.state == ProposalState::Open as i32;
-    if !open {
-        // A closed proposal has no more events: keep no channel for it (as WatchProposal).
-        app.events.close(&id);
-    }
+    // Join before reading the ballots, so that no ballot falls between the snapshot and the
+    // stream. A closed proposal has no more events: its page gets the snapshot only.
+    let mut receiver = open.then(|| web.rooms.join(&app, &id));
     let snapshot = json!({
         "state": state_word(proposal.state),
         "ballots": ballots.iter().map(|b| json!({
@@ -108,7 +253,11 @@ pub async fn events(
         let first = Event::default()
             .event("snapshot")
             .data(snapshot.to_string());
-        if tx.send(first).await.is_err() || !open {
+        let Some(receiver) = receiver.as_mut() else {
+            let _ = tx.send(first).await;
+            return;
+        };
+        if tx.send(first).await.is_err() {
             return;
         }
         loop {
@@ -121,11 +270,9 @@ pub async fn events(
                 }
             };
             match received {
-                Ok(event) => {
-                    if let Some((sse, last)) = to_sse(&event) {
-                        if tx.send(sse).await.is_err() || last {
-                            return;
-                        }
+                Ok(page) => {
+                    if tx.send(page.event).await.is_err() || page.last {
+                        return;
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {

@@ -115,16 +115,18 @@
       root.setAttribute("data-live", "on");
       setStatus("Live: new ballots appear as they are cast.");
     });
-    source.addEventListener("ballot", function (e) {
-      const b = JSON.parse(e.data);
-      applyBallot(b);
+    // Ballots come in batches (at most one event every 200 ms), the latest of each member.
+    source.addEventListener("ballots", function (e) {
+      const data = JSON.parse(e.data);
+      data.ballots.forEach(applyBallot);
       recount();
-      setStatus("Live: " + b.member + " cast " + b.choice + ".");
+      const last = data.ballots[data.ballots.length - 1];
+      if (last) setStatus("Live: " + (data.ballots.length > 1 ? data.ballots.length + " ballots, the last: " : "") + last.member + " cast " + last.choice + ".");
       refreshEvaluation(id);
     });
     source.addEventListener("silence-broken", function (e) {
-      const b = JSON.parse(e.data);
-      setStatus("Live: " + b.member + " broke the silence.");
+      const data = JSON.parse(e.data);
+      setStatus("Live: " + data.members.join(", ") + " broke the silence.");
     });
     source.addEventListener("decided", function (e) {
       const d = JSON.parse(e.data);
