@@ -18,6 +18,24 @@ import time
 from urllib.parse import urlparse
 
 
+async def exists(host, port, path, until):
+    """One scout polls (every 50 ms) until the proposal's page answers 200."""
+    page = path.rsplit("/", 1)[0]
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(f"HEAD {page} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+            await writer.drain()
+            status = await reader.readline()
+            writer.close()
+            if b" 200 " in status or b" 405 " in status:
+                return True
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def client(host, port, path, until, stats, index):
     count = 0
     while time.monotonic() < until:
@@ -74,6 +92,8 @@ async def main():
     path = f"/proposals/{args.proposal}/events"
     until = time.monotonic() + args.seconds
     stats = {"connected": 0, "events": [0] * args.clients, "ended": {}}
+    if not await exists(url.hostname, url.port, path, until):
+        raise SystemExit(f"proposal {args.proposal} never appeared")
     await asyncio.gather(*(client(url.hostname, url.port, path, until, stats, i) for i in range(args.clients)))
     events = stats["events"]
     print(json.dumps({
