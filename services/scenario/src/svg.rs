@@ -30,8 +30,9 @@ fn slug(label: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// Seat positions of a hemicycle with `n` seats, in rows, ordered left to right.
-fn hemicycle(n: usize, center: (f64, f64), inner: f64, row_gap: f64) -> Vec<(f64, f64)> {
+/// Seat positions of a hemicycle with `n` seats, in rows, ordered left to right (also used by
+/// the web seat chart).
+pub fn hemicycle(n: usize, center: (f64, f64), inner: f64, row_gap: f64) -> Vec<(f64, f64)> {
     if n == 0 {
         return Vec::new();
     }

@@ -76,6 +76,11 @@ pub struct Flags {
     /// Unset: operator calls are open (for local use).
     #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// Address the web interface (the chamber in a browser) listens on, e.g. 127.0.0.1:8080
+    /// [default: off]. Until delegations have credentials anyone who reaches it may vote as any
+    /// delegation: keep it on loopback or behind an authenticating proxy.
+    #[arg(long, env = "ACCORD_WEB_LISTEN")]
+    pub web_listen: Option<SocketAddr>,
 }
 
 /// One-shot tasks of `accord-server` (without one it serves).
@@ -107,6 +112,7 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     operator_token: Option<String>,
     policy_poll_ms: Option<u64>,
+    web_listen: Option<SocketAddr>,
 }
 
 /// The resolved configuration.
@@ -132,6 +138,8 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// How often a replica polls for other replicas' policy changes.
     pub policy_poll: Duration,
+    /// Address of the web interface, if it is served.
+    pub web_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -147,6 +155,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_millis(10_000),
             operator_token: None,
             policy_poll: Duration::from_millis(2000),
+            web_listen: None,
         }
     }
 }
@@ -199,6 +208,7 @@ impl Config {
             }
             config.policy_poll = Duration::from_millis(ms);
         }
+        config.web_listen = flags.web_listen.or(file.web_listen);
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }

@@ -40,6 +40,9 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Further flags, as given.
     pub args: Vec<String>,
+    /// Also serve the web interface (`--web-listen 127.0.0.1:0`); its address is
+    /// [`ServerProcess::web`].
+    pub web: bool,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             shutdown_grace_ms: 5000,
             database_url: None,
             args: Vec::new(),
+            web: false,
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct ServerProcess {
     pid: u32,
     /// The address it listens on (changes on restart).
     pub addr: SocketAddr,
+    /// The web interface's address, when [`Options::web`] is set (changes on restart).
+    pub web: Option<SocketAddr>,
     dir: TempDir,
     options: Options,
     starts: u32,
@@ -129,6 +135,7 @@ impl ServerProcess {
             stdin: None,
             pid: 0,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            web: None,
             dir,
             options,
             starts: 0,
@@ -293,6 +300,9 @@ impl ServerProcess {
             command.arg("--default-policy").arg(policy);
         }
         command.args(&options.args);
+        if options.web {
+            command.arg("--web-listen").arg("127.0.0.1:0");
+        }
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {
@@ -313,6 +323,10 @@ impl ServerProcess {
                 let Ok(line) = line else { break };
                 if let Some(pid) = line.strip_prefix("accord-test-guard server-pid ") {
                     let _ = tx.send(Line::Pid(pid.trim().parse().expect("a pid")));
+                } else if let Some(addr) =
+                    line.strip_prefix("accord-server web listening on http://")
+                {
+                    let _ = tx.send(Line::Web(addr.trim().to_string()));
                 } else if let Some(addr) = line.strip_prefix("accord-server listening on ") {
                     let _ = tx.send(Line::Addr(addr.trim().to_string()));
                 }
@@ -320,10 +334,12 @@ impl ServerProcess {
         });
         let until = Instant::now() + Duration::from_secs(120);
         let mut pid = None;
+        let mut web = None;
         let addr = loop {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Line::Pid(p)) => pid = Some(p),
+                Ok(Line::Web(addr)) => web = Some(addr.parse().expect("a socket address")),
                 Ok(Line::Addr(addr)) => break addr,
                 Err(e) => {
                     let _ = guard.kill();
@@ -337,6 +353,7 @@ impl ServerProcess {
         };
         self.pid = pid.expect("the guard prints the server's pid first");
         self.addr = addr.parse().expect("a socket address");
+        self.web = web;
         self.stdin = stdin;
         self.guard = Some(guard);
     }
@@ -344,6 +361,7 @@ impl ServerProcess {
 
 enum Line {
     Pid(u32),
+    Web(String),
     Addr(String),
 }
 

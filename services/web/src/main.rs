@@ -1,4 +1,6 @@
-//! `accord-server`: starts the accord gRPC server. See `accord-server --help`.
+//! `accord-server`: starts the accord gRPC server and, when `--web-listen` is set, the web
+//! interface on its own port (the same `App`, so both see the same alliance and events). See
+//! `accord-server --help`.
 #![forbid(unsafe_code)]
 
 use accord_server::config::{Config, Flags, Task};
@@ -40,11 +42,43 @@ async fn run(config: Config) -> Result<(), accord_server::StartError> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
+    let web_listener = match config.web_listen {
+        Some(web) => Some(
+            tokio::net::TcpListener::bind(web)
+                .await
+                .map_err(|e| format!("cannot listen on {web} (web interface): {e}"))?,
+        ),
+        None => None,
+    };
     let app = accord_server::build_app(config).await?;
+    let web = match web_listener {
+        Some(listener) => {
+            let web_address = listener.local_addr()?;
+            // Scripts and tests read this line to find the web port; printed before the gRPC
+            // line, which tells them the server is ready.
+            println!("accord-server web listening on http://{web_address}");
+            tracing::info!(address = %web_address, "web interface listening");
+            Some(tokio::spawn(accord_web::serve(
+                app.clone(),
+                listener,
+                address,
+            )))
+        }
+        None => None,
+    };
     // Scripts and tests read this line to find the port (e.g. with --listen 127.0.0.1:0).
     println!("accord-server listening on {address}");
     tracing::info!(%address, "listening");
-    accord_server::serve(app, listener, shutdown_signal()).await
+    let grace = app.config.shutdown_grace;
+    let result = accord_server::serve(app, listener, shutdown_signal()).await;
+    if let Some(web) = web {
+        // `serve` has set `shutting_down`: the web server stops accepting and its live streams
+        // end; a connection still open after the grace period is dropped.
+        if tokio::time::timeout(grace, web).await.is_err() {
+            tracing::warn!(?grace, "web interface: grace period over");
+        }
+    }
+    result
 }
 
 /// Runs a one-shot task; returns the exit code.
