@@ -133,7 +133,6 @@ fn ballot(member: &str, choice: Choice, reason: &str) -> Ballot {
         reason: reason.to_owned(),
         cast_time: Some(ts(5_000)),
         ..Default::default()
-        ..Default::default()
     }
 }
 
