@@ -254,6 +254,22 @@ fn bad_sweep_specs_exit_4_with_the_place_named() {
     .fails(4, "");
     assert!(err.contains("--policy `Nope`"), "{err}");
 
+    // A parameter the policy does not declare: found on the server, still exit 4.
+    let s = CliServer::start_default();
+    let err = s
+        .accord(&[
+            "scenario",
+            "sweep",
+            file,
+            "--vary",
+            "pressure.nonsense=0..1:0.5",
+        ])
+        .fails(4, "");
+    assert!(
+        err.contains("--vary `pressure.nonsense`: policy `pressure` has no parameter `nonsense`"),
+        "{err}"
+    );
+
     // In the file: line and column.
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(seed_scenario()).unwrap().replacen(

@@ -435,6 +435,7 @@ fn evaluate_under_all_or_chosen_policies() {
     assert_eq!(
         policies,
         [
+            "policies/bargaining",
             "policies/pressure",
             "policies/unanimity",
             "policies/weighted"
@@ -445,10 +446,10 @@ fn evaluate_under_all_or_chosen_policies() {
         assert!(e["decision"]["outcome"].is_string(), "{e}");
         assert!(e["decision"]["supportShare"].is_number(), "{e}");
     }
-    let unanimity = &evaluations[1]["decision"];
+    let unanimity = &evaluations[2]["decision"];
     assert_eq!(unanimity["outcome"], "OUTCOME_REJECTED");
     assert_eq!(unanimity["blockers"][0], "members/DEU");
-    assert!(evaluations[0]["decision"]["adoptionProbability"].is_number());
+    assert!(evaluations[1]["decision"]["adoptionProbability"].is_number());
 
     let json = s.json(&[
         "proposals",

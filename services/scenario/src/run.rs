@@ -84,12 +84,16 @@ pub enum RunError {
     Problems(Problems),
     /// The server failed.
     Rpc(tonic::Status),
+    /// A request given outside the file (a `--vary` on the command line) does not fit what the
+    /// server has; the message names it.
+    Invalid(String),
 }
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Problems(p) => write!(f, "{p}"),
+            Self::Invalid(m) => write!(f, "{m}"),
             Self::Rpc(s) => write!(f, "{}: {}", code_name(s.code()), s.message()),
         }
     }
@@ -239,6 +243,26 @@ async fn all_members(channel: &Channel) -> Result<Vec<Member>, tonic::Status> {
         }
         token = page.next_page_token;
     }
+}
+
+/// Every loaded policy's declared parameter names, by policy id.
+pub(crate) async fn policy_parameters(
+    channel: &Channel,
+) -> Result<HashMap<String, Vec<String>>, tonic::Status> {
+    let mut client = PolicyServiceClient::new(channel.clone());
+    let page = client
+        .list_policies(ListPoliciesRequest {
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await?
+        .into_inner();
+    Ok(page
+        .policies
+        .into_iter()
+        .filter_map(|p| p.descriptor)
+        .map(|d| (d.id, d.parameters.into_iter().map(|p| p.name).collect()))
+        .collect())
 }
 
 async fn policy_ids(channel: &Channel) -> Result<HashSet<String>, tonic::Status> {

@@ -36,7 +36,7 @@ use crate::format::{
 };
 use crate::run::{
     DEFAULT_SEED, RunError, applies, ballots_for, check_on_server, code_name, column_parameters,
-    proposal_for,
+    policy_parameters, proposal_for,
 };
 
 /// Most grid points of one sweep.
@@ -585,6 +585,32 @@ pub async fn run(
     progress: bool,
 ) -> Result<SweepResult, RunError> {
     let members = check_on_server(file, at, &channel).await?;
+    // A parameter the policy does not declare: at the file's line, or naming the --vary.
+    let declared = policy_parameters(&channel).await?;
+    for v in &variables {
+        let Target::Parameter { policy, parameter } = &v.target else {
+            continue;
+        };
+        let names = declared.get(policy).cloned().unwrap_or_default();
+        if names.contains(parameter) {
+            continue;
+        }
+        let message = format!(
+            "policy `{policy}` has no parameter `{parameter}` (it has: {})",
+            names.join(", ")
+        );
+        let spec = file
+            .sweep
+            .iter()
+            .flat_map(|s| &s.vary)
+            .find(|x| x.name.get_ref() == &v.name);
+        return Err(match spec {
+            Some(spec) => RunError::Problems(crate::format::Problems(vec![
+                at.at(&spec.name, format!("sweep: {message}")),
+            ])),
+            None => RunError::Invalid(format!("--vary `{}`: {message}", v.name)),
+        });
+    }
     let seed = file.scenario.seed.unwrap_or(DEFAULT_SEED);
     let specs: Vec<&ProposalSpec> = file
         .proposals
@@ -702,18 +728,7 @@ pub async fn run(
     bar.finish_and_clear();
     let mut results = Vec::with_capacity(items.len());
     for answer in answers {
-        let answer = answer.map_err(|status| {
-            if status.code() == tonic::Code::InvalidArgument {
-                RunError::Problems(crate::format::Problems(vec![Problem {
-                    path: std::path::PathBuf::from("sweep"),
-                    line: 0,
-                    column: 0,
-                    message: format!("the server refused the sweep: {}", status.message()),
-                }]))
-            } else {
-                RunError::Rpc(status)
-            }
-        })?;
+        let answer = answer.map_err(RunError::Rpc)?;
         results.extend(answer.results);
     }
     let rows = items

@@ -508,11 +508,12 @@ async fn evaluate_under_every_policy_changes_nothing() {
     assert_eq!(
         policies,
         [
+            "policies/bargaining",
             "policies/pressure",
             "policies/unanimity",
             "policies/weighted"
         ],
-        "one evaluation per loaded policy, by id"
+        "one evaluation per loaded policy (the four bundled), by id"
     );
     for e in &evaluations {
         assert_eq!(e.error_code, 0, "{}: {}", e.policy, e.error_message);
@@ -522,7 +523,7 @@ async fn evaluate_under_every_policy_changes_nothing() {
         assert_eq!(identity.library_sha256.len(), 64);
         assert_eq!(decision.member_results.len(), 32);
     }
-    let unanimity = evaluations[1].decision.as_ref().unwrap();
+    let unanimity = evaluations[2].decision.as_ref().unwrap();
     assert_eq!(unanimity.blockers, vec![member("DEU")]);
     let none = client
         .list_proposals(ListProposalsRequest::default())

@@ -446,6 +446,7 @@ async fn a_hanging_policy_times_out_becomes_unhealthy_and_is_healthy_again_once_
     assert_eq!(
         ids,
         [
+            "policies/bargaining",
             "policies/pressure",
             "policies/unanimity",
             "policies/weighted"

@@ -74,6 +74,9 @@ async fn run_text(
         Ok(report) => report,
         Err(RunError::Problems(p)) => return Err(ScenarioError(p.to_string()).into()),
         Err(RunError::Rpc(status)) => return Err(status.into()),
+        Err(RunError::Invalid(m)) => {
+            return Err(ScenarioError(format!("{}: {m}", path.display())).into());
+        }
     };
     if global.json {
         println!(

@@ -62,6 +62,9 @@ pub async fn run_sweep(
         Ok(r) => Ok(r),
         Err(RunError::Problems(p)) => Err(ScenarioError(p.to_string()).into()),
         Err(RunError::Rpc(status)) => Err(status.into()),
+        Err(RunError::Invalid(m)) => {
+            Err(ScenarioError(format!("{}: {m}", args.path.display())).into())
+        }
     }
 }
 
