@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_proto::v1::*;
-use accord_store::Store;
 use accord_test_support::database::TempPostgres;
 use accord_test_support::grpc::*;
 use accord_test_support::{Options, UNANIMITY, sha256sum};
