@@ -14,7 +14,7 @@ use crate::layout::{choice_class, choice_symbol, choice_word};
 
 /// The chart's size.
 const WIDTH: f64 = 900.0;
-const HEIGHT: f64 = 470.0;
+const HEIGHT: f64 = 340.0;
 
 /// Counts per choice, in legend order.
 pub fn counts(members: &[&Member], choices: &HashMap<String, i32>) -> [(i32, usize); 4] {
@@ -41,7 +41,7 @@ pub fn seat_chart(members: &[&Member], choices: &HashMap<String, i32>) -> Markup
     let mut seated: Vec<&Member> = members.to_vec();
     seated.sort_by(|a, b| a.code.cmp(&b.code));
     let seats =
-        accord_scenario::svg::hemicycle(seated.len(), (WIDTH / 2.0, HEIGHT - 40.0), 170.0, 52.0);
+        accord_scenario::svg::hemicycle(seated.len(), (WIDTH / 2.0, HEIGHT - 25.0), 170.0, 52.0);
     let counts = counts(members, choices);
     let summary = counts
         .iter()
