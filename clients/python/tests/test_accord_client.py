@@ -44,7 +44,12 @@ LISTENING = re.compile(r"accord-server listening on (\S+)")
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 RPC_TIMEOUT_S = 10
-BUNDLED_POLICIES = ["policies/pressure", "policies/unanimity", "policies/weighted"]
+BUNDLED_POLICIES = [
+    "policies/bargaining",
+    "policies/pressure",
+    "policies/unanimity",
+    "policies/weighted",
+]
 
 
 def _server_binary() -> pathlib.Path:
