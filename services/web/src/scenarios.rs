@@ -150,6 +150,7 @@ async fn run_text(web: &Web, session: &Session, path: PathBuf, text: String) -> 
                 Ok(report) => Ok(Ok(report)),
                 Err(RunError::Problems(problems)) => Err(problems),
                 Err(RunError::Rpc(status)) => Ok(Err(status.message().to_string())),
+                Err(RunError::Invalid(message)) => Ok(Err(message)),
             },
         },
     };
