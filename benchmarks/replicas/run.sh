@@ -36,7 +36,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w \
   -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on" start >/dev/null
 
-# Starts a server on database $1; prints its address.
+# Starts a server on database $1; sets `addr` to its address.
 start_server() {
   local log="$work/server-${#pids[@]}.log"
   "$bin/accord-server" --listen 127.0.0.1:0 --database-url "$1" --plugin-dir "$bin" \
@@ -44,7 +44,7 @@ start_server() {
   pids+=($!)
   for _ in $(seq 1 600); do
     if grep -q "listening on" "$log.out" 2>/dev/null; then
-      sed -n 's/.*listening on //p' "$log.out"
+      addr="$(sed -n 's/.*listening on //p' "$log.out")"
       return
     fi
     sleep 0.1
@@ -76,19 +76,21 @@ EOF
 }
 
 echo "==> SQLite, 1 server"
-sqlite_addr="$(start_server "sqlite://$work/accord.db")"
-bench "$sqlite_addr"
+start_server "sqlite://$work/accord.db"
+bench "$addr"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 
 "${as_pg[@]}" "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U accord one
 "${as_pg[@]}" "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U accord three
 echo "==> PostgreSQL, 1 replica"
-a="$(start_server "postgres://accord@127.0.0.1:$port/one")"
-bench "$a"
+start_server "postgres://accord@127.0.0.1:$port/one"
+bench "$addr"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 
 echo "==> PostgreSQL, 3 replicas (one bench per replica, at once)"
-a="$(start_server "postgres://accord@127.0.0.1:$port/three")"
-b="$(start_server "postgres://accord@127.0.0.1:$port/three")"
-c="$(start_server "postgres://accord@127.0.0.1:$port/three")"
-bench "$a" "$b" "$c"
+addrs=()
+for _ in 1 2 3; do
+  start_server "postgres://accord@127.0.0.1:$port/three"
+  addrs+=("$addr")
+done
+bench "${addrs[@]}"
