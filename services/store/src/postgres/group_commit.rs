@@ -48,7 +48,8 @@ struct Pending {
 }
 
 enum Request {
-    Ballot(Pending, oneshot::Sender<StoreResult<Ballot>>),
+    // Boxed: a ballot is far larger than the other requests.
+    Ballot(Box<Pending>, oneshot::Sender<StoreResult<Ballot>>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -108,7 +109,7 @@ impl BallotWriter {
             ballot: ballot.clone(),
         };
         self.sender
-            .send(Request::Ballot(pending, reply))
+            .send(Request::Ballot(Box::new(pending), reply))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| {
@@ -150,7 +151,7 @@ impl Writer {
             while let Some(request) = next.take() {
                 match request {
                     Request::Ballot(p, reply) => {
-                        pending.push(p);
+                        pending.push(*p);
                         replies.push(reply);
                     }
                     Request::Stop(ack) => {
