@@ -79,6 +79,7 @@ pub fn end_nmi_request() -> DecisionRequest {
                 salience: Some(salience),
                 reason: String::new(),
                 cast_time: timestamp(CAST),
+                ..Default::default()
             }
         })
         .collect();

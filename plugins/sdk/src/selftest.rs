@@ -64,6 +64,7 @@ fn ballot(code: &str, choice: Choice, salience: f64) -> Ballot {
             seconds: 946_684_800,
             nanos: 0,
         }),
+        ..Default::default()
     }
 }
 

@@ -255,6 +255,12 @@ impl App {
                 ),
                 other => other,
             })?;
+        if self.policies.is_disabled(&policy.policy_id) {
+            return Err(DomainError::Precondition(format!(
+                "policy policies/{} is disabled: it cannot decide a new proposal ({field})",
+                policy.policy_id
+            )));
+        }
         self.policies
             .check_parameters(&policy.policy_id, &policy.parameters)?;
         Ok(policy)
@@ -420,6 +426,7 @@ impl App {
                 proposal.name
             )));
         }
+        self.ballot_keys.check(&proposal.name, &ballot)?;
         ballot.name = String::new();
         ballot.cast_time = Some(now);
         let stored = self.store.cast_ballot(id, &ballot).await?;

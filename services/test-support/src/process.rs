@@ -35,6 +35,25 @@ pub struct Options {
     pub default_policy: Option<String>,
     /// `--shutdown-grace-ms`.
     pub shutdown_grace_ms: u64,
+    /// TLS: `--tls-cert`, `--tls-key` and, for client certificates, `--tls-client-ca`.
+    pub tls: Option<TlsOptions>,
+    /// `--plugin-pins`.
+    pub plugin_pins: Vec<String>,
+    /// Further flags, as given.
+    pub args: Vec<String>,
+}
+
+/// The TLS files of a test server (see `trust::Pki`).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Server certificate (PEM file).
+    pub cert: PathBuf,
+    /// Server key (PEM file).
+    pub key: PathBuf,
+    /// CA of client certificates (PEM file), for mTLS.
+    pub client_ca: Option<PathBuf>,
+    /// The CA certificate clients trust (PEM text).
+    pub ca_pem: String,
 }
 
 impl Default for Options {
@@ -46,11 +65,23 @@ impl Default for Options {
             operator_token: None,
             default_policy: None,
             shutdown_grace_ms: 5000,
+            tls: None,
+            plugin_pins: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
 
 impl Options {
+    /// Default options with a random operator token: authentication on, every caller needs a
+    /// credential (the test clients of `grpc::TestServer` carry them).
+    pub fn secured() -> Self {
+        Self {
+            operator_token: Some(crate::trust::random_token()),
+            ..Self::default()
+        }
+    }
+
     /// Also copies `libraries` into the plugin directory under their own names (not loaded).
     pub fn with_extra(mut self, libraries: &[&str]) -> Self {
         self.extra
@@ -260,17 +291,32 @@ impl ServerProcess {
         if let Some(ms) = options.policy_timeout_ms {
             command.arg("--policy-timeout-ms").arg(ms.to_string());
         }
-        if let Some(token) = &options.operator_token {
-            command.arg("--operator-token").arg(token);
-        }
+
         if let Some(policy) = &options.default_policy {
             command.arg("--default-policy").arg(policy);
         }
+        if let Some(tls) = &options.tls {
+            command.arg("--tls-cert").arg(&tls.cert);
+            command.arg("--tls-key").arg(&tls.key);
+            if let Some(ca) = &tls.client_ca {
+                command.arg("--tls-client-ca").arg(ca);
+            }
+        }
+        if !options.plugin_pins.is_empty() {
+            command
+                .arg("--plugin-pins")
+                .arg(options.plugin_pins.join(","));
+        }
+        command.args(&options.args);
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {
                 command.env_remove(key);
             }
+        }
+        if let Some(token) = &options.operator_token {
+            // Through the environment, not argv, as an operator should.
+            command.env("ACCORD_OPERATOR_TOKEN", token);
         }
         let mut guard = command
             .stdin(Stdio::piped())

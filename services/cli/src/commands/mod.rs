@@ -9,6 +9,7 @@ pub mod partners;
 pub mod policies;
 pub mod proposals;
 pub mod scenario;
+pub mod trust;
 
 use std::future::Future;
 
