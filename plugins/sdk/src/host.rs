@@ -248,7 +248,7 @@ impl PolicyLibrary {
         };
         let bytes = std::fs::read(&path).map_err(io)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if !pins.is_empty() && !pins.iter().any(|pin| *pin == sha256) {
+        if !pins.is_empty() && !pins.contains(&sha256) {
             return Err(LoadError::NotPinned { path, sha256 });
         }
         if let Some(library) = mapped().lock().expect("mapped lock").get(&sha256) {

@@ -230,7 +230,7 @@ pub fn bounded(mut message: String) -> String {
             end -= 1;
         }
         message.truncate(end);
-        message.push_str("…");
+        message.push('…');
     }
     message
 }

@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use accord_store::SqliteStore;
 use accord_store::audit_chain::{GENESIS_HASH, link};
+use accord_store::{SqliteStore, Store as _};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

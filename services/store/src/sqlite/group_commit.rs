@@ -68,7 +68,7 @@ struct Pending {
 }
 
 enum Request {
-    Ballot(Pending, oneshot::Sender<StoreResult<Ballot>>),
+    Ballot(Box<Pending>, oneshot::Sender<StoreResult<Ballot>>),
     /// Load the last ballots of a proposal into [`LastBallots`] (`None`: no such proposal).
     Load(i64, oneshot::Sender<StoreResult<Option<Vec<Ballot>>>>),
     Stop(oneshot::Sender<()>),
@@ -214,7 +214,7 @@ impl BallotWriter {
             actor: crate::actor::current(),
         };
         self.sender
-            .send(Request::Ballot(pending, reply))
+            .send(Request::Ballot(Box::new(pending), reply))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| {
@@ -252,7 +252,7 @@ impl Writer {
             while let Some(request) = next.take() {
                 match request {
                     Request::Ballot(ballot, reply) => {
-                        pending.push(ballot);
+                        pending.push(*ballot);
                         replies.push(reply);
                     }
                     Request::Load(proposal_id, reply) => {
