@@ -175,8 +175,9 @@ fn load_disable_and_reload_a_policy() {
     );
     s.accord(&["proposals", "evaluate", &id, "--policy", "pressure"])
         .fails(1, "UNAVAILABLE: ");
+    // A disabled policy cannot be the default (issue 9: FAILED_PRECONDITION).
     s.accord(&["policies", "default", "pressure"])
-        .fails(1, "UNAVAILABLE: ");
+        .fails(1, "FAILED_PRECONDITION: ");
 
     // Loading again brings it back.
     let json = s.json(&["policies", "load", PRESSURE]);

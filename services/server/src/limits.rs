@@ -275,12 +275,15 @@ pub fn evaluation_parameters(field: &str, policy: &PolicyRef) -> DomainResult<()
     Ok(())
 }
 
-/// Admission of evaluations: per caller and server-wide (see the module doc).
+/// Admission of evaluations: per caller and server-wide (see the module doc). Both wait, up to
+/// [`EVALUATION_QUEUE_WAIT`] in all, for a free place, then refuse with RESOURCE_EXHAUSTED.
 #[derive(Debug)]
 pub struct EvaluationLimiter {
     slots: Arc<Semaphore>,
     capacity: u32,
-    per_caller: Mutex<HashMap<String, usize>>,
+    /// One semaphore of [`MAX_EVALUATIONS_PER_CALLER`] places per caller (callers are actors:
+    /// operator, observer, members/…, anonymous — a bounded set).
+    per_caller: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl Default for EvaluationLimiter {
@@ -295,58 +298,47 @@ impl Default for EvaluationLimiter {
     }
 }
 
-/// An admitted evaluation; frees its place when dropped.
+/// An admitted evaluation; frees its places when dropped.
 #[derive(Debug)]
-pub struct Admitted<'a> {
-    limiter: &'a EvaluationLimiter,
-    caller: String,
-    slots: Vec<OwnedSemaphorePermit>,
+pub struct Admitted {
+    _caller: OwnedSemaphorePermit,
+    _slots: OwnedSemaphorePermit,
 }
 
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        let mut map = self.limiter.per_caller.lock().expect("limiter lock");
-        if let Some(n) = map.get_mut(&self.caller) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.caller);
-            }
-        }
-    }
+fn busy(what: &str) -> DomainError {
+    DomainError::Exhausted(format!(
+        "{what} (waited {EVALUATION_QUEUE_WAIT:?} for a free place); try again later"
+    ))
 }
 
 impl EvaluationLimiter {
     /// Admits one evaluation by `caller` that makes `calls` policy calls (each takes a slot).
-    pub async fn admit(&self, caller: &str, calls: usize) -> DomainResult<Admitted<'_>> {
-        {
-            let mut map = self.per_caller.lock().expect("limiter lock");
-            let n = map.entry(caller.to_string()).or_insert(0);
-            if *n >= MAX_EVALUATIONS_PER_CALLER {
-                return Err(DomainError::Exhausted(format!(
-                    "{caller} already has {MAX_EVALUATIONS_PER_CALLER} evaluations in flight; wait for one to finish"
-                )));
-            }
-            *n += 1;
-        }
-        // From here on, dropping `admitted` (on any error) gives the caller's place back.
-        let mut admitted = Admitted {
-            limiter: self,
-            caller: caller.to_string(),
-            slots: Vec::new(),
-        };
-        let total = self.slots.clone();
-        let want = calls.clamp(1, MAX_EVALUATION_POLICIES) as u32;
-        // Asking for more permits than exist would wait for ever: at most all of them.
-        let want = want.min(self.capacity);
-        let permit = tokio::time::timeout(EVALUATION_QUEUE_WAIT, total.acquire_many_owned(want))
+    pub async fn admit(&self, caller: &str, calls: usize) -> DomainResult<Admitted> {
+        let own = self
+            .per_caller
+            .lock()
+            .expect("limiter lock")
+            .entry(caller.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_EVALUATIONS_PER_CALLER)))
+            .clone();
+        let deadline = tokio::time::Instant::now() + EVALUATION_QUEUE_WAIT;
+        let caller_permit = tokio::time::timeout_at(deadline, own.acquire_owned())
             .await
             .map_err(|_| {
-                DomainError::Exhausted(format!(
-                    "the server is busy with other evaluations (waited {EVALUATION_QUEUE_WAIT:?}); try again"
+                busy(&format!(
+                    "{caller} already has {MAX_EVALUATIONS_PER_CALLER} evaluations in flight"
                 ))
             })?
             .map_err(|_| DomainError::ShuttingDown)?;
-        admitted.slots.push(permit);
-        Ok(admitted)
+        // Asking for more permits than exist would wait for ever: at most all of them.
+        let want = (calls.clamp(1, MAX_EVALUATION_POLICIES) as u32).min(self.capacity);
+        let slots = tokio::time::timeout_at(deadline, self.slots.clone().acquire_many_owned(want))
+            .await
+            .map_err(|_| busy("the server is busy with other evaluations"))?
+            .map_err(|_| DomainError::ShuttingDown)?;
+        Ok(Admitted {
+            _caller: caller_permit,
+            _slots: slots,
+        })
     }
 }

@@ -255,12 +255,6 @@ impl App {
                 ),
                 other => other,
             })?;
-        if self.policies.is_disabled(&policy.policy_id) {
-            return Err(DomainError::Precondition(format!(
-                "policy policies/{} is disabled: it cannot decide a new proposal ({field})",
-                policy.policy_id
-            )));
-        }
         self.policies
             .check_parameters(&policy.policy_id, &policy.parameters)?;
         Ok(policy)
@@ -296,7 +290,14 @@ impl App {
             None => proposal.deadline = Some(time::plus_seconds(&now, DEFAULT_OPEN_SECONDS)),
         }
         self.validate_action(proposal.action.as_ref()).await?;
-        proposal.policy = Some(self.resolve_policy("proposal.policy", proposal.policy.take())?);
+        let policy = self.resolve_policy("proposal.policy", proposal.policy.take())?;
+        if self.policies.is_disabled(&policy.policy_id) {
+            return Err(DomainError::Precondition(format!(
+                "policy policies/{} is disabled: it cannot decide a new proposal",
+                policy.policy_id
+            )));
+        }
+        proposal.policy = Some(policy);
         proposal.procedure = if procedure == Procedure::Unspecified {
             Procedure::OpenVote
         } else {

@@ -491,7 +491,8 @@ async fn a_disabled_policy_is_unavailable_until_loaded_again() {
             name: "policies/weighted".into(),
         })
         .await;
-    assert_status(result, Code::Unavailable, &["weighted", "disabled"]);
+    // A disabled policy cannot be the default (issue 9: FAILED_PRECONDITION).
+    assert_status(result, Code::FailedPrecondition, &["weighted", "disabled"]);
     assert!(get_policy(&server, "unanimity").await.is_default);
 
     server
