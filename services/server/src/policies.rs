@@ -97,6 +97,8 @@ pub struct PolicyRegistry {
     /// Why this server does not serve the policies the alliance wants (replicas: a recorded
     /// change it could not apply), if it does not.
     sync_problem: Mutex<Option<String>>,
+    /// The only library SHA-256 values that may be loaded (empty: any).
+    pins: Vec<String>,
 }
 
 impl PolicyRegistry {
@@ -108,7 +110,15 @@ impl PolicyRegistry {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             changes: tokio::sync::Mutex::new(()),
             sync_problem: Mutex::new(None),
+            pins: Vec::new(),
         }
+    }
+
+    /// Refuses, at start and on every load or replace, any library whose SHA-256 is not in
+    /// `pins` (unless it is empty).
+    pub fn with_pins(mut self, pins: Vec<String>) -> Self {
+        self.pins = pins;
+        self
     }
 
     /// The plugin directory.
@@ -173,7 +183,8 @@ impl PolicyRegistry {
 
     async fn open(&self, file_name: &str) -> DomainResult<Arc<LoadedPolicy>> {
         let path = self.resolve_file(file_name)?;
-        let library = tokio::task::spawn_blocking(move || PolicyLibrary::load(path))
+        let pins = self.pins.clone();
+        let library = tokio::task::spawn_blocking(move || PolicyLibrary::load_pinned(path, &pins))
             .await
             .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
         Ok(Arc::new(LoadedPolicy {
@@ -262,6 +273,11 @@ impl PolicyRegistry {
     /// Makes `id` the default policy; it must be loaded and healthy.
     pub async fn set_default(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
         let _guard = self.changes.lock().await;
+        if self.is_disabled(id) {
+            return Err(DomainError::Precondition(format!(
+                "policy policies/{id} is disabled: it cannot be the default"
+            )));
+        }
         let policy = self.get(id)?;
         self.publish(|s| s.default = Some(id.to_string()));
         Ok(policy)
@@ -299,6 +315,12 @@ impl PolicyRegistry {
     }
 
     /// Whether `id` is the default.
+    /// Whether `id` is loaded and disabled by an operator.
+    pub fn is_disabled(&self, id: &str) -> bool {
+        self.get_any(id)
+            .is_ok_and(|p| p.health().0 == PolicyHealth::Disabled)
+    }
+
     pub fn is_default(&self, id: &str) -> bool {
         self.snapshot.load().default.as_deref() == Some(id)
     }
