@@ -16,31 +16,46 @@
 # deploy/compose.yaml and deploy/Dockerfile at these images; `source <(deploy/images/build-bases.sh --env)`
 # sets them in the calling shell. Needs root (debootstrap), docker and Debian's debootstrap package
 # (installed with apt-get if missing).
+#
+#   --no-rust   skip the build base (not needed to build the image from prebuilt binaries,
+#               `--build-arg PREBUILT=1`, see deploy/Dockerfile)
+#   --no-nginx  skip nginx (compose needs it; the container test does not)
+#   ACCORD_BASE_PREFIX=name  names the images name/debian:…, name/rust:… etc. instead of
+#               accord-base/…; the container test uses a prefix unique to its run and removes the
+#               images afterwards
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 force=0
 env_only=0
+rust_too=1
+nginx_too=1
+prefix="${ACCORD_BASE_PREFIX:-accord-base}"
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --env) env_only=1 ;;
-    *) echo "usage: $0 [--force] [--env]" >&2; exit 2 ;;
+    --no-rust) rust_too=0 ;;
+    --no-nginx) nginx_too=0 ;;
+    *) echo "usage: $0 [--force] [--env] [--no-rust] [--no-nginx]" >&2; exit 2 ;;
   esac
 done
 
 print_env() {
-  cat <<'VARS'
-export ACCORD_RUST_IMAGE=accord-base/rust:bookworm
-export ACCORD_RUNTIME_IMAGE=accord-base/debian:bookworm-slim
-export ACCORD_POSTGRES_IMAGE=accord-base/postgres:15
-export ACCORD_NGINX_IMAGE=accord-base/nginx:bookworm
+  if [[ $rust_too == 1 ]]; then echo "export ACCORD_RUST_IMAGE=$rust"; fi
+  cat <<VARS
+export ACCORD_RUNTIME_IMAGE=$debian
+export ACCORD_POSTGRES_IMAGE=$postgres
 VARS
+  if [[ $nginx_too == 1 ]]; then echo "export ACCORD_NGINX_IMAGE=$nginx"; fi
 }
 
 have() { [[ $force == 0 ]] && docker image inspect "$1" >/dev/null 2>&1; }
 log() { echo "build-bases: $*" >&2; }
 
-debian=accord-base/debian:bookworm-slim
+debian="$prefix/debian:bookworm-slim"
+rust="$prefix/rust:bookworm"
+postgres="$prefix/postgres:15"
+nginx="$prefix/nginx:bookworm"
 if ! have "$debian"; then
   command -v debootstrap >/dev/null 2>&1 || {
     log "installing debootstrap"
@@ -63,8 +78,7 @@ if ! have "$debian"; then
   trap - EXIT
 fi
 
-rust=accord-base/rust:bookworm
-if ! have "$rust"; then
+if [[ $rust_too == 1 ]] && ! have "$rust"; then
   sysroot="$(rustc --print sysroot)"
   context="$(mktemp -d /tmp/accord-rust-base.XXXXXX)"
   trap 'rm -rf "$context"' EXIT
@@ -84,14 +98,12 @@ if ! have "$rust"; then
   trap - EXIT
 fi
 
-postgres=accord-base/postgres:15
 if ! have "$postgres"; then
   log "building $postgres"
   docker build -q --build-arg BASE="$debian" -t "$postgres" "$here/postgres" >/dev/null
 fi
 
-nginx=accord-base/nginx:bookworm
-if ! have "$nginx"; then
+if [[ $nginx_too == 1 ]] && ! have "$nginx"; then
   log "building $nginx"
   docker build -q --build-arg BASE="$debian" -t "$nginx" "$here/nginx" >/dev/null
 fi
