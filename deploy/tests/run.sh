@@ -28,6 +28,9 @@ build="${ACCORD_IMAGE_BUILD:-prebuilt}"
 keep_bases=0
 if [[ -n "${ACCORD_BASE_PREFIX:-}" ]]; then keep_bases=1; else export ACCORD_BASE_PREFIX="$prefix-base"; fi
 
+mkdir -p target
+rm -f target/docker-build.log   # cleanup() removes the images the log of this run names
+
 cleanup() {
   local status=$?
   set +e
@@ -41,6 +44,12 @@ cleanup() {
     images="$(docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$prefix[-/]")"
   fi
   [[ -n "$images" ]] && docker rmi -f $images >/dev/null
+  # The classic builder keeps the build stage's result as an untagged image: remove every
+  # image this build made (newest first; `docker rmi` without -f leaves any still in use).
+  if [[ -f target/docker-build.log ]]; then
+    grep -oE '^ ---> [0-9a-f]{12}$' target/docker-build.log | awk '{print $2}' | tac \
+      | xargs -r docker rmi >/dev/null 2>&1
+  fi
   rm -rf deploy/prebuilt
   echo "==> container test: cleaned up; $((SECONDS - started)) s in all" >&2
   exit $status
@@ -67,7 +76,6 @@ else
 fi
 
 t=$SECONDS
-mkdir -p target
 if [[ "$build" == prebuilt ]]; then
   echo "==> docker build -f deploy/Dockerfile --build-arg PREBUILT=1 -t $ACCORD_IMAGE (binaries from target/debug)"
   deploy/stage-prebuilt.sh target/debug
