@@ -214,25 +214,26 @@ trait Limit {
 }
 
 macro_rules! limit {
-    ($($server:ident),*) => {$(
+    ($($server:ident: $request:expr, $response:expr);* $(;)?) => {$(
         impl Limit for $server<Api> {
             type Limited = $server<Api>;
             fn limited(self) -> Self::Limited {
-                self.max_decoding_message_size(limits::MAX_REQUEST_BYTES)
-                    .max_encoding_message_size(limits::MAX_RESPONSE_BYTES)
+                self.max_decoding_message_size($request)
+                    .max_encoding_message_size($response)
             }
         }
     )*};
 }
 
 limit!(
-    MemberServiceServer,
-    PartnerServiceServer,
-    MissionServiceServer,
-    ProposalServiceServer,
-    PolicyServiceServer,
-    DelegationServiceServer,
-    AuditServiceServer
+    MemberServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    PartnerServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    MissionServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    // EvaluateBatch carries up to 1,000 evaluations (a sweep's batch) and answers them all.
+    ProposalServiceServer: limits::MAX_BATCH_REQUEST_BYTES, limits::MAX_BATCH_RESPONSE_BYTES;
+    PolicyServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    DelegationServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    AuditServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
 );
 
 /// The server's TLS configuration (rustls), when TLS is configured: its certificate and key,
