@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 use toml::value::Datetime;
 
+use crate::electorate::{self, ElectorateSpec};
+
 /// A scenario file as written, with the byte spans of the values checked after parsing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +28,9 @@ pub struct ScenarioFile {
     pub pressure: BTreeMap<String, Spanned<ParameterValue>>,
     /// The proposals, in the order they are reported.
     pub proposals: Vec<ProposalSpec>,
+    /// Another council than the NATO dataset's allies: its members and weights (the runner
+    /// then decides among them; see `docs/scenarios.md`).
+    pub electorate: Option<Spanned<ElectorateSpec>>,
 }
 
 /// `[scenario]`: what the scenario is.
@@ -307,14 +312,35 @@ impl Locator {
         }
     }
 
+    /// The file the text was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A problem at the start of 1-based `line`.
+    pub fn line_problem(&self, line: usize, message: impl Into<String>) -> Problem {
+        Problem {
+            path: self.path.clone(),
+            line,
+            column: 1,
+            message: message.into(),
+        }
+    }
+
     /// A problem at `spanned`'s start.
     pub fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
         self.problem(spanned.span().start, message)
     }
 }
 
-/// Member codes are three upper-case letters.
+/// Member codes: 1 to 16 upper-case letters, digits, `-` or `_`, starting with a letter (the
+/// server's rule, `accord_server::alliance::is_member_code`).
 pub fn is_member_code(code: &str) -> bool {
+    accord_server::alliance::is_member_code(code)
+}
+
+/// Partner codes are three upper-case letters (ISO 3166-1 alpha-3).
+pub fn is_partner_code(code: &str) -> bool {
     code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase())
 }
 
@@ -336,13 +362,19 @@ pub fn load(path: &Path) -> Result<(ScenarioFile, Locator), Problems> {
 /// Parses and checks scenario `text` (named `path` in messages).
 pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problems> {
     let locator = Locator::new(path, text);
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+    let mut file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         Problems(vec![
             locator.problem(offset, e.message().trim().to_string()),
         ])
     })?;
-    let problems = check(&file, &locator);
+    let mut problems = check(&file, &locator);
+    if let Some(spec) = file.electorate.as_mut() {
+        match electorate::resolve(spec.get_ref(), &locator) {
+            Ok(resolved) => spec.get_mut().resolved = Some(resolved),
+            Err(p) => problems.extend(p),
+        }
+    }
     if problems.is_empty() {
         Ok((file, locator))
     } else {
@@ -468,7 +500,7 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
                     problems.push(at.at(&proposal.action, "name at least one partner"));
                 }
                 for partner in partners {
-                    if !is_member_code(partner) {
+                    if !is_partner_code(partner) {
                         problems.push(at.at(
                             &proposal.action,
                             format!("partner `{partner}` is not a code like `UKR`"),
@@ -560,6 +592,15 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
     }
     problems.sort_by_key(|p| (p.line, p.column));
     problems
+}
+
+impl ScenarioFile {
+    /// The scenario's own electorate, when it defines one (checked by [`parse`]).
+    pub fn electorate(&self) -> Option<&crate::electorate::Electorate> {
+        self.electorate
+            .as_ref()
+            .and_then(|e| e.get_ref().resolved.as_ref())
+    }
 }
 
 fn accord_proto_policy_id(id: &str) -> bool {

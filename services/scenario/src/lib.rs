@@ -5,9 +5,11 @@
 //! - [`format`]: the TOML format and its line-precise validation (`docs/scenarios.md`).
 //! - [`run`]: evaluating every proposal under every policy (nothing on the server changes).
 //! - [`report`]: tables and JSON. [`svg`]: seat charts and concession charts.
+//! - [`electorate`]: any council's members and weights (`[electorate]`, inline or CSV).
 //! - [`embedded`]: an in-process server with a temporary database.
 #![forbid(unsafe_code)]
 
+pub mod electorate;
 pub mod embedded;
 pub mod format;
 pub mod report;

@@ -115,6 +115,17 @@ impl MemberService for Api {
             member: Some(member),
         })
     }
+
+    async fn delete_member(
+        &self,
+        request: Request<DeleteMemberRequest>,
+    ) -> Reply<DeleteMemberResponse> {
+        self.operator(&request)?;
+        let member = self.0.delete_member(&request.into_inner().name).await?;
+        ok(DeleteMemberResponse {
+            member: Some(member),
+        })
+    }
 }
 
 #[tonic::async_trait]

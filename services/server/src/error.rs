@@ -97,6 +97,10 @@ pub enum DomainError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The request is valid but would cost more than the server allows (a power analysis too
+    /// large to count exactly when exact counts were demanded).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A concurrent change won a race (a ballot arrived while the proposal was being closed);
     /// the operation can be retried.
     #[error("{0}")]
@@ -149,6 +153,7 @@ impl DomainError {
             }
             Self::PolicyTimedOut { .. } => Code::DeadlineExceeded,
             Self::Conflict(_) => Code::Aborted,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::PolicyPanicked { .. } | Self::PolicyFailed { .. } => Code::Internal,
             Self::PluginRefused(LoadError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
@@ -193,6 +198,7 @@ impl From<StoreError> for DomainError {
                 format!("`{token}` was not issued by this server"),
             ),
             StoreError::Database(message) => Self::Storage(message),
+            StoreError::InUse(message) => Self::Precondition(message),
             stale @ StoreError::Stale { .. } => Self::Conflict(format!("{stale}; try again")),
         }
     }
@@ -298,6 +304,16 @@ mod tests {
                 .into(),
                 Code::NotFound,
                 "missions/XYZ",
+            ),
+            (
+                DomainError::ResourceExhausted("too large to count exactly".into()),
+                Code::ResourceExhausted,
+                "exactly",
+            ),
+            (
+                StoreError::InUse("member `ABC` has cast 2 ballot(s)".into()).into(),
+                Code::FailedPrecondition,
+                "ballot",
             ),
             (
                 StoreError::BadPageToken("zz".into()).into(),

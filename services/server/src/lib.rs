@@ -7,6 +7,7 @@
 //!   ballots, decisions and their effects. [`policies`]: the plugin registry and hot swap.
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
 //! - [`deadlines`]: closes proposals at their deadline. [`events`]: watch streams.
+//! - [`power`]: voting power of any council (`PowerService.AnalyzeGame`).
 //! - [`api`]: the gRPC adapters. [`error`]: the one mapping from domain errors to gRPC codes.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod deadlines;
 pub mod error;
 pub mod events;
 pub mod policies;
+pub mod power;
 pub mod proposals;
 pub mod settler;
 pub mod telemetry;
@@ -31,6 +33,7 @@ use accord_proto::v1::member_service_server::MemberServiceServer;
 use accord_proto::v1::mission_service_server::MissionServiceServer;
 use accord_proto::v1::partner_service_server::PartnerServiceServer;
 use accord_proto::v1::policy_service_server::PolicyServiceServer;
+use accord_proto::v1::power_service_server::PowerServiceServer;
 use accord_proto::v1::proposal_service_server::ProposalServiceServer;
 use accord_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
@@ -106,6 +109,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<PolicyServiceServer<Api>>()
         .await;
+    health_reporter
+        .set_serving::<PowerServiceServer<Api>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(accord_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -133,7 +139,8 @@ pub async fn serve(
         .add_service(PartnerServiceServer::new(api.clone()))
         .add_service(MissionServiceServer::new(api.clone()))
         .add_service(ProposalServiceServer::new(api.clone()))
-        .add_service(PolicyServiceServer::new(api))
+        .add_service(PolicyServiceServer::new(api.clone()))
+        .add_service(PowerServiceServer::new(api))
         .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
     let grace = app.config.shutdown_grace;
     let result = tokio::select! {

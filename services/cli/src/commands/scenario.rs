@@ -53,7 +53,16 @@ async fn run_text(
             addr: addr.clone(),
             reason: crate::output::one_line(&format!("{e:#}")),
         })?;
-    let result = accord_scenario::run(&file, &at, channel, !global.json).await;
+    let result = match (file.electorate(), &server) {
+        // A fresh embedded server gets the scenario's own council as its members.
+        (Some(electorate), Some(_)) => {
+            match accord_scenario::electorate::provision(&channel, electorate).await {
+                Ok(()) => accord_scenario::run(&file, &at, channel, !global.json).await,
+                Err(status) => Err(RunError::Rpc(status)),
+            }
+        }
+        _ => accord_scenario::run(&file, &at, channel, !global.json).await,
+    };
     if let Some(server) = server {
         server.shutdown().await;
     }
