@@ -306,9 +306,9 @@ fn format_of(path: &Path, text: &str, given: Option<FormatArg>) -> FormatArg {
         Some("toml") => FormatArg::Toml,
         Some("csv") => FormatArg::Csv,
         // Standard input: TOML has `key = value` or `[table]` lines; CSV has neither.
-        _ if text.lines().any(|l| {
-            let l = l.trim();
-            l.starts_with('[') || l.split_once('=').is_some_and(|(k, _)| !k.contains(','))
+        _ if text.lines().map(str::trim).any(|l| {
+            !l.starts_with('#')
+                && (l.starts_with('[') || l.split_once('=').is_some_and(|(k, _)| !k.contains(',')))
         }) =>
         {
             FormatArg::Toml
@@ -553,7 +553,7 @@ fn print_one(game: &GameFile, rule: &str, r: &AnalyzeGameResponse) {
     let cols = columns(r);
     let mut header = vec!["Player", "Weight"];
     header.extend(cols.iter().map(|c| c.1));
-    header.push("");
+    header.push("Notes");
     let mut table = output::table(&header);
     for (i, p) in r.players.iter().enumerate() {
         let mut row = vec![p.name.clone(), weight_text(game, i)];
@@ -684,7 +684,7 @@ fn xml(text: &str) -> String {
 pub fn svg(title: &str, rule: &str, r: &AnalyzeGameResponse) -> String {
     let cols: Vec<_> = columns(r)
         .into_iter()
-        .filter(|c| c.0 != "banzhaf_absolute" && c.0 != "coleman_initiate")
+        .filter(|c| c.0 != "banzhaf_absolute" && !c.0.starts_with("coleman"))
         .collect();
     let bar = 9.0;
     let group = bar * cols.len() as f64 + 8.0;
