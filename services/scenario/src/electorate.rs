@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 use tonic::transport::Channel;
 
-use crate::format::{Locator, Problem};
+use crate::location::{Locator, Problem};
 
 /// The most members an electorate may have.
 pub const MAX_MEMBERS: usize = 10_000;
