@@ -22,8 +22,8 @@ use std::sync::OnceLock;
 
 use accord_proto::v1::power_service_server::PowerService;
 use accord_proto::v1::{
-    AnalyzeGameRequest, AnalyzeGameResponse, GamePower, GameRule, IndexMethod, PlayerPower,
-    PowerIndex, PowerMethod, weight_quota::Threshold,
+    AnalyzeGameRequest, AnalyzeGameResponse, GamePower, IndexMethod, PlayerPower, PowerIndex,
+    PowerMethod, weight_quota::Threshold,
 };
 use accord_weighted::power::{
     self, Criterion, Estimate, Game, IndexSet, Method, MethodChoice, Options, PowerError,
@@ -191,7 +191,7 @@ pub fn check(request: &AnalyzeGameRequest) -> DomainResult<Analysis> {
         totals.push(total as u64);
     }
 
-    let rule = request.rule.clone().unwrap_or_else(GameRule::default);
+    let rule = request.rule.clone().unwrap_or_default();
     let mut criteria = Vec::new();
     for (q, quota) in rule.quotas.iter().enumerate() {
         let field = format!("rule.quotas[{q}]");

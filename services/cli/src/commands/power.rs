@@ -417,6 +417,9 @@ pub async fn run(global: &GlobalOptions, args: PowerArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Reads an index that may be missing from a player's power.
+type OptionalIndex = fn(&accord_proto::v1::PlayerPower) -> Option<f64>;
+
 /// The indices of a response: (column name, label, values per player).
 fn columns(r: &AnalyzeGameResponse) -> Vec<(&'static str, &'static str, Vec<f64>)> {
     let p = &r.players;
@@ -428,11 +431,7 @@ fn columns(r: &AnalyzeGameResponse) -> Vec<(&'static str, &'static str, Vec<f64>
             p.iter().map(|x| x.banzhaf_absolute).collect(),
         ),
     ];
-    let optional: [(
-        &str,
-        &str,
-        fn(&accord_proto::v1::PlayerPower) -> Option<f64>,
-    ); 4] = [
+    let optional: [(&str, &str, OptionalIndex); 4] = [
         ("shapley_shubik", "Shapley–Shubik", |x| x.shapley_shubik),
         ("deegan_packel", "Deegan–Packel", |x| x.deegan_packel),
         ("holler", "Holler", |x| x.holler),
