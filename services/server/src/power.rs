@@ -12,10 +12,11 @@
 //!
 //! Linking: `accord-weighted` is also a plugin, so its rlib carries the one symbol that
 //! `export_policy!` exports (`accord_policy_entry`). The server links exactly one plugin rlib,
-//! so that symbol is defined once and nothing clashes (the benchmark crate, which links every
-//! plugin, needs `--allow-multiple-definition`); the host loader finds each plugin's own entry
-//! with `dlsym` on that library's handle, and an executable does not export its symbols to
-//! libraries it opens, so the server's copy is never seen by a plugin.
+//! so that symbol is defined at most once and nothing clashes (the benchmark crate, which links
+//! every plugin, needs `--allow-multiple-definition`); and since nothing in the server refers to
+//! it, the linker drops it (`nm accord-server` lists no `accord_policy_entry`). The host loader
+//! finds each plugin's own entry with `dlsym` on that library's handle in any case. Linking a
+//! second plugin rlib into the server would need the power module moved into its own crate.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
