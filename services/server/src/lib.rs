@@ -14,6 +14,7 @@
 //!   gRPC codes.
 //! - Trust: [`auth`] (who the caller is; the one role table), [`limits`] (the one module of
 //!   caps), [`signatures`] (ballot keys and signed ballots); the audit chain is in the store.
+//! - [`power`]: voting power of any council (`PowerService.AnalyzeGame`).
 #![forbid(unsafe_code)]
 
 pub mod alliance;
@@ -29,6 +30,7 @@ pub mod events;
 pub mod forecasts;
 pub mod limits;
 pub mod policies;
+pub mod power;
 pub mod proposals;
 pub mod replicas;
 pub mod settler;
@@ -45,6 +47,7 @@ use accord_proto::v1::member_service_server::MemberServiceServer;
 use accord_proto::v1::mission_service_server::MissionServiceServer;
 use accord_proto::v1::partner_service_server::PartnerServiceServer;
 use accord_proto::v1::policy_service_server::PolicyServiceServer;
+use accord_proto::v1::power_service_server::PowerServiceServer;
 use accord_proto::v1::proposal_service_server::ProposalServiceServer;
 use accord_store::Store;
 use tokio::net::TcpListener;
@@ -234,6 +237,8 @@ limit!(
     PolicyServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
     DelegationServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
     AuditServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    // AnalyzeGame takes councils of many thousand members (up to 10,000 players).
+    PowerServiceServer: limits::MAX_BATCH_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
 );
 
 /// The server's TLS configuration (rustls), when TLS is configured: its certificate and key,
@@ -312,7 +317,8 @@ pub async fn serve(
         .add_service(limited(ProposalServiceServer::new(api.clone())))
         .add_service(limited(PolicyServiceServer::new(api.clone())))
         .add_service(limited(DelegationServiceServer::new(api.clone())))
-        .add_service(limited(AuditServiceServer::new(api)))
+        .add_service(limited(AuditServiceServer::new(api.clone())))
+        .add_service(limited(PowerServiceServer::new(api)))
         .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
     let grace = app.config.shutdown_grace;
     let result = tokio::select! {
@@ -349,6 +355,7 @@ async fn set_health(reporter: &HealthReporter, not_ready: Option<&str>) {
         <PolicyServiceServer<Api> as tonic::server::NamedService>::NAME,
         <DelegationServiceServer<Api> as tonic::server::NamedService>::NAME,
         <AuditServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <PowerServiceServer<Api> as tonic::server::NamedService>::NAME,
     ];
     for service in services {
         reporter.set_service_status(service, status).await;

@@ -147,6 +147,9 @@ pub enum StoreError {
     /// The database failed (I/O, corruption, unavailable).
     #[error("database error: {0}")]
     Database(String),
+    /// The record cannot be deleted: others refer to it (a member with ballots or proposals).
+    #[error("{0}")]
+    InUse(String),
 }
 
 fn unsupported(what: &str) -> StoreError {
@@ -256,6 +259,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_member(&self, member: &Member) -> StoreResult<()>;
     /// Every member (for decision requests), ordered by code.
     async fn all_members(&self) -> StoreResult<Vec<Member>>;
+    /// Deletes a member that has never cast a ballot or sponsored a proposal (the record stays
+    /// whole: ballots and proposals keep naming their members), with its audit entry; returns
+    /// the member as it was. A backend that cannot delete keeps this default.
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        Err(StoreError::InUse(format!(
+            "member `{code}` cannot be deleted by this store; suspend it instead"
+        )))
+    }
 
     /// Partners, ordered by code, optionally only those with `participation`.
     async fn list_partners(

@@ -247,6 +247,10 @@ impl Store for SqliteStore {
         self.rows.all(Member::TABLE, None).await
     }
 
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        self.rows.delete_member(code).await
+    }
+
     async fn list_partners(
         &self,
         participation: Option<SummitParticipation>,
