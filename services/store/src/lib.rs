@@ -243,4 +243,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the store cleanly (checkpoints and closes connections).
     async fn close(&self);
+
+    /// Figures for monitoring (connection pool, ballot group commit), read without waiting.
+    /// A backend that keeps none reports none (the default).
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// What a store reports for monitoring ([`Store::stats`]): each part is `None` when the backend
+/// has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The connection pool.
+    pub pool: Option<PoolStats>,
+    /// The ballot writer, if ballots are group-committed.
+    pub group_commit: Option<BatchStats>,
+}
+
+/// A connection pool's figures at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// What a group-committing ballot writer has done since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Transactions committed with at least one ballot.
+    pub commits: u64,
+    /// Ballots written (acknowledged).
+    pub ballots: u64,
+    /// The most ballots handed to one transaction.
+    pub largest_batch: u64,
 }

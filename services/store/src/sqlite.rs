@@ -45,8 +45,8 @@ use crate::db_errors::db_err;
 use crate::paging::{Order, PageTokens, scope};
 use crate::records::{BALLOTS, PROPOSALS, Record, Write, decode, millis, now, proposal_key};
 use crate::{
-    AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, Store, StoreError, StoreResult,
-    dataset,
+    AuditEntry, BatchStats, Closing, Effect, Page, PageRequest, PoolStats, ProposalFilter, Store,
+    StoreError, StoreResult, StoreStats, dataset,
 };
 
 /// The schema migrations in `services/store/migrations`, compiled in.
@@ -493,6 +493,23 @@ impl Store for SqliteStore {
                 },
             )
             .collect())
+    }
+
+    fn stats(&self) -> StoreStats {
+        let pool = &self.rows.pool;
+        let batches = self.ballots.stats();
+        StoreStats {
+            pool: Some(PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }),
+            group_commit: Some(BatchStats {
+                commits: batches.commits,
+                ballots: batches.ballots,
+                largest_batch: batches.largest_batch,
+            }),
+        }
     }
 
     async fn close(&self) {
