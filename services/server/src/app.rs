@@ -10,6 +10,7 @@ use crate::cache::{MemberCache, ProposalCache};
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
+use crate::metrics::Metrics;
 use crate::policies::PolicyRegistry;
 use crate::settler::Settlers;
 
@@ -38,6 +39,8 @@ pub struct App {
     pub members: MemberCache,
     /// Open proposals, for the ballot path.
     pub proposals: ProposalCache,
+    /// What the server counts (served at `/metrics` when `metrics_listen` is set).
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -53,6 +56,7 @@ impl App {
             settlers: Settlers::default(),
             members: MemberCache::default(),
             proposals: ProposalCache::default(),
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }

@@ -67,6 +67,14 @@ pub struct Flags {
     /// Unset: operator calls are open (for local use).
     #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// Address to serve Prometheus metrics on, at `/metrics` (e.g. `0.0.0.0:9090`)
+    /// [default: none — metrics are not served].
+    #[arg(long, env = "ACCORD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// OTLP/gRPC collector to export trace spans to (e.g. `http://otel-collector:4317`)
+    /// [default: none — spans are not exported].
+    #[arg(long, env = "ACCORD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The TOML file's keys (all optional; same names as the flags, with underscores).
@@ -82,6 +90,8 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     shutdown_grace_ms: Option<u64>,
     operator_token: Option<String>,
+    metrics_listen: Option<SocketAddr>,
+    otlp_endpoint: Option<String>,
 }
 
 /// The resolved configuration.
@@ -105,6 +115,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Operator token, if operator calls are protected.
     pub operator_token: Option<String>,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The OTLP/gRPC collector spans are exported to, if any.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -119,6 +133,8 @@ impl Default for Config {
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_millis(10_000),
             operator_token: None,
+            metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -165,6 +181,16 @@ impl Config {
             config.shutdown_grace = Duration::from_millis(ms);
         }
         config.operator_token = flags.operator_token.or(file.operator_token);
+        config.metrics_listen = flags.metrics_listen.or(file.metrics_listen);
+        config.otlp_endpoint = flags.otlp_endpoint.or(file.otlp_endpoint);
+        if let Some(endpoint) = &config.otlp_endpoint {
+            // The exporter is built without TLS: refuse https:// rather than fail at each export.
+            if !endpoint.starts_with("http://") {
+                return Err(format!(
+                    "otlp_endpoint `{endpoint}` must be an http:// URL (TLS is not supported yet)"
+                ));
+            }
+        }
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }
@@ -195,6 +221,40 @@ mod tests {
         assert_eq!(config.default_policy, "pressure", "the flag beats the file");
         assert_eq!(config.policy_timeout, Duration::from_millis(250));
         assert_eq!(config.database_url, "sqlite://accord.db", "default");
+        assert_eq!(config.metrics_listen, None, "metrics are off by default");
+        assert_eq!(config.otlp_endpoint, None, "trace export is off by default");
+    }
+
+    #[test]
+    fn metrics_and_trace_export_are_configured_from_the_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(
+            &file,
+            "metrics_listen = \"0.0.0.0:9090\"\notlp_endpoint = \"http://collector:4317\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Flags {
+            config: Some(file.clone()),
+            metrics_listen: Some("127.0.0.1:9191".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9191".parse().unwrap())
+        );
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        std::fs::write(&file, "otlp_endpoint = \"collector:4317\"\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("otlp_endpoint"), "{err}");
     }
 
     #[test]

@@ -134,7 +134,10 @@ async fn concurrent_ballots_are_batched_all_acknowledged_and_durable() {
         (stats.commits, stats.ballots, stats.largest_batch)
     );
     let pool = neutral.pool.expect("SQLite has a pool");
-    assert!(pool.idle <= pool.size && pool.size <= pool.max && pool.max > 0, "{pool:?}");
+    assert!(
+        pool.idle <= pool.size && pool.size <= pool.max && pool.max > 0,
+        "{pool:?}"
+    );
 
     // Dropped without closing, then reopened: every acknowledged ballot is there, as
     // acknowledged, with its audit entry, in one unbroken sequence.

@@ -35,6 +35,11 @@ pub struct Options {
     pub default_policy: Option<String>,
     /// `--shutdown-grace-ms`.
     pub shutdown_grace_ms: u64,
+    /// Serve Prometheus metrics (`--metrics-listen 127.0.0.1:0`); the address is
+    /// [`ServerProcess::metrics_addr`].
+    pub metrics: bool,
+    /// `--otlp-endpoint`.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -46,6 +51,8 @@ impl Default for Options {
             operator_token: None,
             default_policy: None,
             shutdown_grace_ms: 5000,
+            metrics: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -82,6 +89,8 @@ pub struct ServerProcess {
     pid: u32,
     /// The address it listens on (changes on restart).
     pub addr: SocketAddr,
+    /// The address of its metrics endpoint, if [`Options::metrics`] (changes on restart).
+    pub metrics_addr: Option<SocketAddr>,
     dir: TempDir,
     options: Options,
     starts: u32,
@@ -111,6 +120,7 @@ impl ServerProcess {
             stdin: None,
             pid: 0,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
             dir,
             options,
             starts: 0,
@@ -266,6 +276,12 @@ impl ServerProcess {
         if let Some(policy) = &options.default_policy {
             command.arg("--default-policy").arg(policy);
         }
+        if options.metrics {
+            command.arg("--metrics-listen").arg("127.0.0.1:0");
+        }
+        if let Some(endpoint) = &options.otlp_endpoint {
+            command.arg("--otlp-endpoint").arg(endpoint);
+        }
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {
@@ -286,6 +302,9 @@ impl ServerProcess {
                 let Ok(line) = line else { break };
                 if let Some(pid) = line.strip_prefix("accord-test-guard server-pid ") {
                     let _ = tx.send(Line::Pid(pid.trim().parse().expect("a pid")));
+                } else if let Some(url) = line.strip_prefix("accord-server metrics on http://") {
+                    let addr = url.trim().trim_end_matches("/metrics").to_string();
+                    let _ = tx.send(Line::Metrics(addr));
                 } else if let Some(addr) = line.strip_prefix("accord-server listening on ") {
                     let _ = tx.send(Line::Addr(addr.trim().to_string()));
                 }
@@ -293,10 +312,14 @@ impl ServerProcess {
         });
         let until = Instant::now() + Duration::from_secs(120);
         let mut pid = None;
+        let mut metrics_addr = None;
         let addr = loop {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Line::Pid(p)) => pid = Some(p),
+                Ok(Line::Metrics(addr)) => {
+                    metrics_addr = Some(addr.parse().expect("a socket address"));
+                }
                 Ok(Line::Addr(addr)) => break addr,
                 Err(e) => {
                     let _ = guard.kill();
@@ -310,6 +333,12 @@ impl ServerProcess {
         };
         self.pid = pid.expect("the guard prints the server's pid first");
         self.addr = addr.parse().expect("a socket address");
+        assert_eq!(
+            metrics_addr.is_some(),
+            self.options.metrics,
+            "the server announces a metrics address exactly when asked to serve metrics"
+        );
+        self.metrics_addr = metrics_addr;
         self.stdin = stdin;
         self.guard = Some(guard);
     }
@@ -317,6 +346,7 @@ impl ServerProcess {
 
 enum Line {
     Pid(u32),
+    Metrics(String),
     Addr(String),
 }
 
