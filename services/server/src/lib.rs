@@ -2,7 +2,8 @@
 //! missions), takes proposals and ballots, and decides them with decision-policy plugins loaded
 //! at run time.
 //!
-//! - [`config`]: layered configuration. [`telemetry`]: logging.
+//! - [`config`]: layered configuration. [`telemetry`]: logging. [`metrics`]: Prometheus metrics
+//!   and the RPC layer that counts calls. [`tracing_export`]: optional OTLP trace export.
 //! - [`app`]: shared state. [`alliance`]: members, partners, missions. [`proposals`]: proposals,
 //!   ballots, decisions and their effects. [`policies`]: the plugin registry and hot swap.
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod forecasts;
 pub mod limits;
+pub mod metrics;
 pub mod policies;
 pub mod power;
 pub mod proposals;
@@ -37,6 +39,7 @@ pub mod settler;
 pub mod signatures;
 pub mod telemetry;
 pub mod time;
+pub mod tracing_export;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -298,6 +301,7 @@ pub async fn serve(
             signalled.notify_one();
         }
     };
+    let rpc_metrics = app.config.metrics_listen.map(|_| app.metrics.clone());
     let mut builder = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
@@ -309,6 +313,7 @@ pub async fn serve(
     }
     let server = builder
         .trace_fn(|request| info_span!("rpc", method = %request.uri().path()))
+        .layer(metrics::RpcMetricsLayer::new(rpc_metrics))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(limited(MemberServiceServer::new(api.clone())))
@@ -379,4 +384,27 @@ async fn readiness(app: Arc<App>, reporter: HealthReporter, mut last: Option<Str
         }
         last = now;
     }
+/// The metrics in the Prometheus text format, as they are now.
+pub fn metrics_text(app: &App) -> String {
+    let healthy = app.policies.healthy_ids();
+    let policies: Vec<(String, bool)> = app
+        .policies
+        .list()
+        .into_iter()
+        .map(|(policy, _)| {
+            let id = policy.id().to_string();
+            let takes_calls = healthy.contains(&id);
+            (id, takes_calls)
+        })
+        .collect();
+    app.metrics.render(app.store.stats(), &policies)
+}
+
+/// Serves `/metrics` for `app` on `listener` until `app` begins shutting down.
+pub async fn serve_metrics(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let mut shutting_down = app.shutting_down.subscribe();
+    let shutdown = async move {
+        let _ = shutting_down.wait_for(|down| *down).await;
+    };
+    metrics::serve(listener, move || metrics_text(&app), shutdown).await
 }

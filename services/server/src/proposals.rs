@@ -432,6 +432,7 @@ impl App {
         ballot.name = String::new();
         ballot.cast_time = Some(now);
         let stored = self.store.cast_ballot(id, &ballot).await?;
+        self.metrics.ballot_cast();
 
         let silence_broken = proposal.procedure == Procedure::Silence as i32
             && ballot.choice == Choice::Object as i32;
@@ -523,7 +524,23 @@ impl App {
             .as_ref()
             .map(|p| p.policy_id.clone())
             .unwrap_or_default();
-        Ok((self.policies.decide(&policy, request).await?, last_ballot))
+        Ok((self.call_policy(&policy, request).await?, last_ballot))
+    }
+
+    /// Decides `request` under policy `id`, recording the call's duration if a call was made.
+    async fn call_policy(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
+        let started = std::time::Instant::now();
+        let result = self.policies.decide(id, request).await;
+        // A policy that is missing or unavailable was not called.
+        let called = !matches!(
+            result,
+            Err(DomainError::NotFound { .. } | DomainError::PolicyUnavailable { .. })
+        );
+        if called {
+            self.metrics
+                .policy_called(id, started.elapsed(), result.is_ok());
+        }
+        result
     }
 
     /// Settles proposal `id` if its result can no longer change (or its deadline has passed),
@@ -619,6 +636,9 @@ impl App {
         let closed = self.store.close_proposal(id, &closing).await;
         self.proposals.invalidate(id);
         let closed = closed?;
+        let policy_id = proposal.policy.as_ref().map(|p| p.policy_id.as_str());
+        self.metrics
+            .decided(policy_id.unwrap_or_default(), state_word(state as i32));
         info!(proposal = %closed.name, state = ?state, policy = ?decision.policy.as_ref().map(|p| &p.policy_id), "proposal closed");
         self.events.publish(
             id,
@@ -943,7 +963,7 @@ impl App {
             async move {
                 (
                     policy.policy_id.clone(),
-                    self.policies.decide(&policy.policy_id, request).await,
+                    self.call_policy(&policy.policy_id, request).await,
                 )
             }
         });

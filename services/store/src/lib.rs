@@ -461,4 +461,34 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
         Err(unsupported("verify_audit"))
     }
+
+    /// Figures for monitoring (connection pool, ballot group commit), read without waiting.
+    /// A backend that keeps none reports none (the default).
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            pool: None,
+            group_commit: Some(self.group_commit_stats()),
+        }
+    }
+}
+
+/// What a store reports for monitoring ([`Store::stats`]): each part is `None` when the backend
+/// has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The connection pool.
+    pub pool: Option<PoolStats>,
+    /// The ballot writer, if ballots are group-committed.
+    pub group_commit: Option<GroupCommitStats>,
+}
+
+/// A connection pool's figures at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }

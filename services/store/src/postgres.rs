@@ -590,6 +590,18 @@ impl Store for PostgresStore {
         self.ballots.stats()
     }
 
+    fn stats(&self) -> crate::StoreStats {
+        let pool = &self.rows.pool;
+        crate::StoreStats {
+            pool: Some(crate::PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }),
+            group_commit: Some(self.group_commit_stats()),
+        }
+    }
+
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         Some(self.changes.subscribe())
     }
