@@ -352,6 +352,22 @@ impl App {
             .active_member(&format!("{field}.member"), &ballot.member)
             .await?;
         ballot.member = names::name(MEMBERS, &code);
+        if ballot.withdrawn {
+            let stated = ballot.choice != 0
+                || ballot.position.is_some()
+                || ballot.salience.is_some()
+                || ballot.constructive_abstention
+                || !ballot.reservation.is_empty()
+                || ballot.acceptable_range.is_some();
+            if stated {
+                return Err(DomainError::invalid(
+                    format!("{field}.withdrawn"),
+                    "a withdrawal states no choice, position, salience, abstention, reservation \
+                     or range (a reason may say why)",
+                ));
+            }
+            return Ok(());
+        }
         let choice: Choice = parse_enum(&format!("{field}.choice"), ballot.choice)?;
         if choice == Choice::Unspecified {
             return Err(DomainError::invalid(
@@ -429,6 +445,18 @@ impl App {
             )));
         }
         self.ballot_keys.check(&proposal.name, &ballot)?;
+        if ballot.withdrawn {
+            let current = self.store.last_ballots(id).await?;
+            if !current
+                .iter()
+                .any(|b| b.member == ballot.member && !b.withdrawn)
+            {
+                return Err(DomainError::Precondition(format!(
+                    "{} has no ballot on {} to withdraw",
+                    ballot.member, proposal.name
+                )));
+            }
+        }
         ballot.name = String::new();
         ballot.cast_time = Some(now);
         let stored = self.store.cast_ballot(id, &ballot).await?;
@@ -476,6 +504,9 @@ impl App {
             Some(id) => Some(self.store.get_mission(id).await?),
             None => None,
         };
+        // A withdrawn ballot is no ballot: policies never see withdrawals.
+        let mut ballots = ballots;
+        ballots.retain(|b| !b.withdrawn);
         Ok(DecisionRequest {
             proposal: Some(proposal.clone()),
             members,

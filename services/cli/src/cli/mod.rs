@@ -350,8 +350,12 @@ pub enum ProposalsCommand {
         #[arg(long)]
         member: String,
         /// The member's choice (under the silence procedure, `object` breaks silence).
-        #[arg(long, value_enum)]
-        choice: ChoiceArg,
+        #[arg(long, value_enum, required_unless_present = "withdraw")]
+        choice: Option<ChoiceArg>,
+        /// Withdraw the member's current ballot instead (it has no ballot again; `--reason` may
+        /// say why).
+        #[arg(long, conflicts_with_all = ["choice", "salience", "position", "acceptable_range"])]
+        withdraw: bool,
         /// How much the issue matters to the member, 0 (not at all) to 1 (vital).
         #[arg(long, value_name = "0..1")]
         salience: Option<f64>,
