@@ -234,6 +234,7 @@ impl From<StoreError> for DomainError {
                 format!("`{token}` was not issued by this server"),
             ),
             StoreError::Database(message) => Self::Storage(message),
+            StoreError::InUse(message) => Self::Precondition(message),
             stale @ StoreError::Stale { .. } => Self::Conflict(format!("{stale}; try again")),
         }
     }
@@ -357,6 +358,16 @@ mod tests {
                 .into(),
                 Code::NotFound,
                 "missions/XYZ",
+            ),
+            (
+                DomainError::Exhausted("too large to count exactly".into()),
+                Code::ResourceExhausted,
+                "exactly",
+            ),
+            (
+                StoreError::InUse("member `ABC` has cast 2 ballot(s)".into()).into(),
+                Code::FailedPrecondition,
+                "ballot",
             ),
             (
                 StoreError::BadPageToken("zz".into()).into(),

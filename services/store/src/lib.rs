@@ -147,6 +147,9 @@ pub enum StoreError {
     /// The database failed (I/O, corruption, unavailable).
     #[error("database error: {0}")]
     Database(String),
+    /// The record cannot be deleted: others refer to it (a member with ballots or proposals).
+    #[error("{0}")]
+    InUse(String),
 }
 
 const UNSUPPORTED: &str = "this store backend does not support";
@@ -266,6 +269,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_member(&self, member: &Member) -> StoreResult<()>;
     /// Every member (for decision requests), ordered by code.
     async fn all_members(&self) -> StoreResult<Vec<Member>>;
+    /// Deletes a member that has never cast a ballot or sponsored a proposal (the record stays
+    /// whole: ballots and proposals keep naming their members), with its audit entry; returns
+    /// the member as it was. A backend that cannot delete keeps this default.
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        Err(StoreError::InUse(format!(
+            "member `{code}` cannot be deleted by this store; suspend it instead"
+        )))
+    }
 
     /// Partners, ordered by code, optionally only those with `participation`.
     async fn list_partners(
@@ -460,4 +471,34 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
         Err(unsupported("verify_audit"))
     }
+
+    /// Figures for monitoring (connection pool, ballot group commit), read without waiting.
+    /// A backend that keeps none reports none (the default).
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            pool: None,
+            group_commit: Some(self.group_commit_stats()),
+        }
+    }
+}
+
+/// What a store reports for monitoring ([`Store::stats`]): each part is `None` when the backend
+/// has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The connection pool.
+    pub pool: Option<PoolStats>,
+    /// The ballot writer, if ballots are group-committed.
+    pub group_commit: Option<GroupCommitStats>,
+}
+
+/// A connection pool's figures at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }

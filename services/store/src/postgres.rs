@@ -217,6 +217,46 @@ impl Store for PostgresStore {
         self.write_record(Write::Update, member).await
     }
 
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        let mut tx = self.rows.write_tx().await?;
+        let message: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT message FROM members WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let member: Member = crate::records::decode(
+            "member",
+            &message.ok_or_else(|| StoreError::not_found("member", code))?,
+        )?;
+        let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE member = $1")
+            .bind(code)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let proposals: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM proposals WHERE sponsor = $1")
+                .bind(&member.name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if ballots > 0 || proposals > 0 {
+            return Err(StoreError::InUse(format!(
+                "member `{code}` has cast {ballots} ballot(s) and sponsored {proposals} \
+                 proposal(s): the record keeps it; suspend it instead"
+            )));
+        }
+        sqlx::query("DELETE FROM members WHERE code = $1")
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        audit(&mut tx, [Entry::member_deleted(&member)]).await?;
+        self.notify(&mut tx, &[Change::Members]).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(member)
+    }
+
     async fn all_members(&self) -> StoreResult<Vec<Member>> {
         self.rows.all(Member::TABLE, None).await
     }
@@ -548,6 +588,18 @@ impl Store for PostgresStore {
 
     fn group_commit_stats(&self) -> crate::GroupCommitStats {
         self.ballots.stats()
+    }
+
+    fn stats(&self) -> crate::StoreStats {
+        let pool = &self.rows.pool;
+        crate::StoreStats {
+            pool: Some(crate::PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }),
+            group_commit: Some(self.group_commit_stats()),
+        }
     }
 
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {

@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use accord_proto::v1::audit_service_client::AuditServiceClient;
+use accord_proto::v1::power_service_client::PowerServiceClient;
 use accord_proto::v1::delegation_service_client::DelegationServiceClient;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::mission_service_client::MissionServiceClient;
@@ -49,6 +50,8 @@ pub struct Clients {
     pub delegations: DelegationServiceClient<Authed>,
     /// AuditService.
     pub audit: AuditServiceClient<Authed>,
+    /// PowerService.
+    pub power: PowerServiceClient<Authed>,
 }
 
 impl Clients {
@@ -63,7 +66,8 @@ impl Clients {
             proposals: ProposalServiceClient::new(c(bearer.clone())),
             policies: PolicyServiceClient::new(c(bearer.clone())),
             delegations: DelegationServiceClient::new(c(bearer.clone())),
-            audit: AuditServiceClient::new(c(bearer)),
+            audit: AuditServiceClient::new(c(bearer.clone())),
+            power: PowerServiceClient::new(c(bearer)),
         }
     }
 }
