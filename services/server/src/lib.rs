@@ -384,6 +384,8 @@ async fn readiness(app: Arc<App>, reporter: HealthReporter, mut last: Option<Str
         }
         last = now;
     }
+}
+
 /// The metrics in the Prometheus text format, as they are now.
 pub fn metrics_text(app: &App) -> String {
     let healthy = app.policies.healthy_ids();
