@@ -11,6 +11,7 @@
 pub mod actor;
 mod audit;
 pub mod audit_chain;
+mod chain_rows;
 mod closing;
 pub mod credentials;
 pub mod dataset;
@@ -81,6 +82,9 @@ pub enum Change {
     },
     /// A policy change was recorded ([`Store::record_policy_change`]).
     Policy,
+    /// A token was issued or revoked, or a ballot key registered: reload
+    /// [`Store::tokens`] and [`Store::ballot_keys`].
+    Credentials,
     /// Changes may have been missed (the notification connection was lost and is back): forget
     /// everything cached.
     Resync,

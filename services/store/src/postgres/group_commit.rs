@@ -9,7 +9,8 @@
 //! so, across every replica, a close can never fall between a ballot's "is the proposal open"
 //! check and its insert, and ballot sequences are assigned MAX + 1 under the lock — gapless and
 //! in commit order, as in SQLite. A ballot on a proposal that is not open (or does not exist)
-//! fails alone. The same transaction writes the audit entries and sends the change notices.
+//! fails alone. The same transaction writes the audit entries (linked into the chain, each by
+//! the actor captured when its ballot was cast) and sends the change notices.
 //!
 //! If a batch fails before its COMMIT was sent, its ballots are written again one by one, so
 //! that one ballot's failure fails only that ballot. If the COMMIT itself fails (the connection
@@ -28,8 +29,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Postgres, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
+use super::chain;
 use super::notify::notify;
-use super::rows::{audit, lock_writes};
+use super::rows::lock_writes;
 use crate::audit::Entry;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
@@ -45,6 +47,8 @@ struct Pending {
     given_id: String,
     proposal_id: i64,
     ballot: Ballot,
+    /// Who cast it (`crate::actor`), for its audit entry.
+    actor: String,
 }
 
 enum Request {
@@ -107,6 +111,7 @@ impl BallotWriter {
             given_id: given_id.to_owned(),
             proposal_id,
             ballot: ballot.clone(),
+            actor: crate::actor::current(),
         };
         self.sender
             .send(Request::Ballot(Box::new(pending), reply))
@@ -255,6 +260,7 @@ struct Row {
     proposal_id: i64,
     member: String,
     ballot: Ballot,
+    actor: String,
 }
 
 async fn write_batch(
@@ -301,6 +307,7 @@ async fn write_batch(
                     proposal_id: p.proposal_id,
                     member,
                     ballot,
+                    actor: p.actor.clone(),
                 });
             }
         }
@@ -326,8 +333,14 @@ async fn write_batch(
             .map_err(|e| before(db_err(e)))?;
         let entries = rows
             .iter()
-            .map(|row| Entry::ballot(row.proposal_id, &row.ballot));
-        audit(&mut tx, entries).await.map_err(before)?;
+            .map(|row| {
+                (
+                    Entry::ballot(row.proposal_id, &row.ballot),
+                    row.actor.clone(),
+                )
+            })
+            .collect();
+        chain::append(&mut tx, entries).await.map_err(before)?;
         let changes: Vec<Change> = rows
             .iter()
             .map(|row| Change::Ballot {
