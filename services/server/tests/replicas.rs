@@ -463,8 +463,9 @@ async fn credentials_issued_or_revoked_through_one_replica_hold_on_another() {
     })
     .await;
 
-    // A key registered through A is checked by B: B accepts DEU's signed ballots once it knows
-    // the key (before, it refuses them and writes nothing), and then refuses unsigned ones.
+    // A key registered through A is checked by B: an unsigned ballot is refused at once; B
+    // accepts DEU's signed ballots once it knows the key (before, it refuses them and writes
+    // nothing), and then refuses unsigned ones.
     let signing = SigningKey::from_bytes(&[9; 32]);
     deu_on_a
         .delegations
@@ -476,6 +477,17 @@ async fn credentials_issued_or_revoked_through_one_replica_hold_on_another() {
         .await
         .expect("register through A");
     let open = create(&a, proposal("Keys travel", motion("keys"), "unanimity")).await;
+    // At once, whether or not B has heard of the key yet: the store checks the key it holds.
+    let early = deu_on_b
+        .proposals
+        .clone()
+        .cast_ballot(CastBallotRequest {
+            proposal: open.name.clone(),
+            ballot: Some(ballot("DEU", Choice::Object)),
+        })
+        .await
+        .expect_err("an unsigned ballot right after the key was registered elsewhere");
+    assert_eq!(early.code(), Code::InvalidArgument, "{early:?}");
     let signed = |nonce: &str| {
         let mut ballot = ballot("DEU", Choice::Support);
         ballot.nonce = nonce.into();

@@ -4,11 +4,15 @@
 //! backends (`sqlite/chain.rs`, `postgres/chain.rs`) only run the SQL: what is linked and what
 //! verifies is decided here and in [`audit_chain`](crate::audit_chain), once.
 
+use accord_proto::canonical;
+use accord_proto::v1::Ballot;
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use prost::Message as _;
 
 use crate::audit::Entry;
 use crate::audit_chain::{ChainBroken, ChainReport, ChainedEntry, Verifier, link};
 use crate::records::now;
+use crate::{StoreError, StoreResult};
 
 /// An `audit_log` row, in the order of [`COLUMNS`].
 pub(crate) type ChainRow = (
@@ -90,6 +94,45 @@ pub(crate) fn relink(old: Vec<ChainedEntry>) -> Vec<(i64, ChainedEntry)> {
         out.push((old.sequence, linked));
     }
     out
+}
+
+/// Whether a ballot writer may write `ballot` on `proposal` ("proposals/3"), given its member's
+/// current ballot key in the database (`None`: none registered): what the [`Verifier`] will
+/// demand of its audit entry. Checked under the write lock, so that a key registered through
+/// another replica (which this replica may not have heard of yet) counts at once.
+pub(crate) fn check_signature(
+    key: Option<&[u8]>,
+    proposal: &str,
+    ballot: &Ballot,
+) -> StoreResult<()> {
+    let refused = |reason: String| Err(StoreError::Signature(reason));
+    match key {
+        None if ballot.signature.is_empty() => Ok(()),
+        None => refused(format!(
+            "{} has registered no ballot key, so a signature cannot be checked",
+            ballot.member
+        )),
+        Some(key) => {
+            let key = <[u8; 32]>::try_from(key)
+                .ok()
+                .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
+            let signature = Signature::from_slice(&ballot.signature).ok();
+            let (Some(key), Some(signature)) = (key, signature) else {
+                return refused(format!(
+                    "is required: {} has registered a ballot key (sign the canonical encoding, \
+                     docs/security.md)",
+                    ballot.member
+                ));
+            };
+            match key.verify(&canonical::ballot(proposal, ballot), &signature) {
+                Ok(()) => Ok(()),
+                Err(_) => refused(format!(
+                    "does not verify with the ballot key {} registered",
+                    ballot.member
+                )),
+            }
+        }
+    }
 }
 
 /// A `ballots` row as verification reads it, in the order of [`BALLOT_COLUMNS`].

@@ -145,6 +145,13 @@ pub enum StoreError {
         /// The latest ballot sequence.
         latest: i64,
     },
+    /// A ballot refused because of its signature: its member has a registered ballot key and
+    /// the signature does not verify with it, or it is signed and the member has no key. The
+    /// ballot writer checks this under the write lock against the keys in the database, so a
+    /// key registered through another replica counts at once and the audit chain never records
+    /// a ballot it would not verify.
+    #[error("{0}")]
+    Signature(String),
     /// A page token that this store did not issue.
     #[error("invalid page token `{0}`")]
     BadPageToken(String),

@@ -4,7 +4,8 @@
 //! a close with effects, settings, tokens, keys, events) and names who did each write; a row
 //! changed or deleted behind the store's back (with sqlx, as an intruder with database access
 //! would) is caught by `verify_audit`, which names the entry; tokens and ballot keys round trip;
-//! and the copy of a chained SQLite database into PostgreSQL verifies there, with its tokens and
+//! the ballot writer checks signatures against the stored keys; and the copy of a chained SQLite
+//! database into PostgreSQL verifies there, with its tokens and
 //! keys, and goes on chaining.
 
 use std::sync::Arc;
@@ -486,6 +487,60 @@ async fn the_copy_keeps_the_highest_sequence_sqlite_used() {
     copy.close().await;
 }
 
+/// The ballot writer checks signatures against the keys in the database, under the write lock
+/// (a key registered through another replica counts before this one hears of it): an unsigned
+/// or wrongly signed ballot of a member with a key, or a signed one of a member without, is
+/// refused alone, and nothing of it is written; the chain still verifies.
+async fn the_writer_checks_signatures_against_the_stored_keys(backend: Backend) {
+    let (_db, store) = seeded_store(backend).await;
+    let open = create(&*store, 1_000).await;
+    store
+        .register_ballot_key(&BallotKeyRecord {
+            member: "DEU".into(),
+            public_key: key().verifying_key().to_bytes().to_vec(),
+            create_time_ms: 2_000,
+        })
+        .await
+        .unwrap();
+    let before = store.audit_log(0, 100_000).await.unwrap();
+    let unsigned = store
+        .cast_ballot("1", &ballot("DEU", Choice::Support))
+        .await;
+    assert!(
+        matches!(&unsigned, Err(accord_store::StoreError::Signature(m)) if m.contains("members/DEU")),
+        "{unsigned:?}"
+    );
+    let mut forged = signed(&open.name, ballot("DEU", Choice::Support), "n-1");
+    forged.choice = Choice::Object as i32;
+    let forged = store.cast_ballot("1", &forged).await;
+    assert!(
+        matches!(&forged, Err(accord_store::StoreError::Signature(_))),
+        "{forged:?}"
+    );
+    let no_key = signed(&open.name, ballot("FRA", Choice::Support), "n-2");
+    let no_key = store.cast_ballot("1", &no_key).await;
+    assert!(
+        matches!(&no_key, Err(accord_store::StoreError::Signature(m)) if m.contains("no ballot key")),
+        "{no_key:?}"
+    );
+    // Refused alone: concurrent good ballots in the same batch are written.
+    let (good, bad) = (
+        signed(&open.name, ballot("DEU", Choice::Support), "n-3"),
+        ballot("DEU", Choice::Object),
+    );
+    let (good, bad) = futures::join!(store.cast_ballot("1", &good), store.cast_ballot("1", &bad));
+    assert_eq!(good.unwrap().name, "proposals/1/ballots/1");
+    assert!(bad.is_err());
+    assert_eq!(store.last_ballots("1").await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_log(0, 100_000).await.unwrap().len(),
+        before.len() + 1
+    );
+    let report = verified(store.verify_audit().await.unwrap());
+    assert_eq!((report.signatures, report.ballots_compared), (1, 1));
+    store.close().await;
+}
+
 /// Makes, for each `async fn NAME(backend: Backend)`, the tests `sqlite::NAME` and
 /// `postgres::NAME`.
 macro_rules! both_backends {
@@ -514,4 +569,5 @@ both_backends!(
     a_changed_ballot_is_caught,
     deleted_and_changed_entries_are_caught,
     tokens_and_keys_round_trip,
+    the_writer_checks_signatures_against_the_stored_keys,
 );

@@ -9,7 +9,8 @@
 //! so, across every replica, a close can never fall between a ballot's "is the proposal open"
 //! check and its insert, and ballot sequences are assigned MAX + 1 under the lock — gapless and
 //! in commit order, as in SQLite. A ballot on a proposal that is not open (or does not exist)
-//! fails alone. The same transaction writes the audit entries (linked into the chain, each by
+//! fails alone, as does a ballot whose signature does not verify with its member's ballot key
+//! in the database (see `chain_rows::check_signature`). The same transaction writes the audit entries (linked into the chain, each by
 //! the actor captured when its ballot was cast) and sends the change notices.
 //!
 //! If a batch fails before its COMMIT was sent, its ballots are written again one by one, so
@@ -33,6 +34,7 @@ use super::chain;
 use super::notify::notify;
 use super::rows::lock_writes;
 use crate::audit::Entry;
+use crate::chain_rows::check_signature;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
 use crate::records::millis;
@@ -263,6 +265,11 @@ struct Row {
     actor: String,
 }
 
+/// The member code of a ballot ("DEU" for "members/DEU").
+fn member_code(ballot: &Ballot) -> &str {
+    names::member_code(&ballot.member).unwrap_or(&ballot.member)
+}
+
 async fn write_batch(
     connection: &mut PgConnection,
     instance: &str,
@@ -285,22 +292,43 @@ async fn write_batch(
             .into_iter()
             .collect();
 
+    // The current ballot key of each member voting (whichever replica registered it).
+    let codes: Vec<String> = pending
+        .iter()
+        .map(|p| member_code(&p.ballot).to_owned())
+        .collect();
+    let keys: HashMap<String, Vec<u8>> = sqlx::query_as::<_, (String, Vec<u8>)>(
+        "SELECT DISTINCT ON (member) member, public_key FROM ballot_keys \
+         WHERE member = ANY($1) ORDER BY member, sequence DESC",
+    )
+    .bind(&codes)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| before(db_err(e)))?
+    .into_iter()
+    .collect();
+
     let mut results = Vec::with_capacity(pending.len());
     let mut rows = Vec::with_capacity(pending.len());
     for p in pending {
-        match states
+        let checked = states
             .get(&p.proposal_id)
             .map(|s| ensure_open(p.proposal_id, *s))
-        {
+            .map(|open| {
+                open.and_then(|()| {
+                    let proposal = names::name(names::PROPOSALS, &p.proposal_id.to_string());
+                    let key = keys.get(member_code(&p.ballot)).map(Vec::as_slice);
+                    check_signature(key, &proposal, &p.ballot)
+                })
+            });
+        match checked {
             None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
-            Some(Err(closed)) => results.push(Err(closed)),
+            Some(Err(refused)) => results.push(Err(refused)),
             Some(Ok(())) => {
                 sequence += 1;
                 let mut ballot = p.ballot.clone();
                 ballot.name = format!("{}/{}/ballots/{sequence}", names::PROPOSALS, p.proposal_id);
-                let member = names::member_code(&ballot.member)
-                    .unwrap_or(&ballot.member)
-                    .to_owned();
+                let member = member_code(&ballot).to_owned();
                 results.push(Ok(ballot.clone()));
                 rows.push(Row {
                     sequence,
