@@ -10,8 +10,9 @@
 //! is — actors, previous hashes and hashes — with the highest audit sequence SQLite ever used,
 //! so the copy verifies on PostgreSQL exactly as the source did (a tampered source stays
 //! visibly tampered); issued tokens (their hashes) and ballot keys come along. A source written
-//! before the chain existed is linked on the target, as SQLite links it on first open. The target must hold no alliance
-//! yet (no member, proposal or audit entry); the source is only read.
+//! before the chain existed is linked on the target, as SQLite links it on first open. The
+//! target must hold no alliance yet (no member, proposal or audit entry); the source is only
+//! read.
 
 use std::str::FromStr;
 

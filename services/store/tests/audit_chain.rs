@@ -541,6 +541,53 @@ async fn the_writer_checks_signatures_against_the_stored_keys(backend: Backend) 
     store.close().await;
 }
 
+/// A SQLite database written before the chain existed (no actors, no hashes, a sequence
+/// missing, as an older store could leave) is linked when copied into PostgreSQL: it verifies
+/// there, every old entry by `system`, and the next entry follows without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copy_of_an_unchained_database_is_chained_on_postgres() {
+    let sqlite = TempSqlite::new();
+    let source = SqliteStore::open(&sqlite.url()).await.unwrap();
+    source.seed_if_empty().await.unwrap();
+    create(&source, 1_000).await;
+    create(&source, 2_000).await;
+    source
+        .cast_ballot("1", &ballot("USA", Choice::Support))
+        .await
+        .unwrap();
+    source
+        .set_setting("default_policy", "weighted")
+        .await
+        .unwrap();
+    let pool = source.pool().clone();
+    for sql in [
+        "UPDATE audit_log SET actor = '', prev_hash = '', hash = ''",
+        "UPDATE store_meta SET value = 'unsealed' WHERE key = 'audit_chain'",
+        "DELETE FROM audit_log WHERE kind = 'proposal_created' AND subject = 'proposals/2'",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let old = source.audit_log(0, 100_000).await.unwrap();
+    source.close().await;
+
+    let target = TempPostgres::shared().database();
+    accord_store::migrate::copy_sqlite_to_postgres(&sqlite.url(), &target)
+        .await
+        .unwrap();
+    let copy = accord_store::open(&target).await.unwrap();
+    let report = verified(copy.verify_audit().await.unwrap());
+    assert_eq!(report.entries, old.len() as i64);
+    let chain = copy.export_audit(0, 100_000).await.unwrap();
+    assert!(chain.iter().all(|e| e.actor == "system"));
+    let new_kinds: Vec<&str> = chain.iter().map(|e| e.kind.as_str()).collect();
+    let old_kinds: Vec<&str> = old.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(new_kinds, old_kinds);
+    copy.set_setting("after", "copy").await.unwrap();
+    let after = verified(copy.verify_audit().await.unwrap());
+    assert_eq!(after.head_sequence, old.len() as i64 + 1);
+    copy.close().await;
+}
+
 /// Makes, for each `async fn NAME(backend: Backend)`, the tests `sqlite::NAME` and
 /// `postgres::NAME`.
 macro_rules! both_backends {

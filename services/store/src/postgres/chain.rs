@@ -139,8 +139,10 @@ pub(crate) async fn seal_if_unsealed(conn: &mut PgConnection) -> StoreResult<()>
         .map_err(db_err)?;
     let linked: Vec<ChainedEntry> = relinked.into_iter().map(|(_, e)| e).collect();
     insert(conn, &linked).await?;
+    // Renumbered 1..n: n is the highest sequence used from now on (identity values an older
+    // store burned in rolled-back transactions must not leave a gap after the next entry).
     let last = linked.last().map_or(0, |e| e.sequence);
-    sqlx::query("UPDATE audit_sequence SET last_sequence = GREATEST(last_sequence, $1)")
+    sqlx::query("UPDATE audit_sequence SET last_sequence = $1")
         .bind(last)
         .execute(&mut *conn)
         .await
