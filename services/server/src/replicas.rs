@@ -12,7 +12,7 @@
 //! - **Credentials are the same everywhere.** A token issued or revoked, or a ballot key
 //!   registered, through any replica reaches the others as [`Change::Credentials`]: each reloads
 //!   every token and key from the store (as at start), so a token revoked through one replica is
-//!   refused by all once the notice arrives (milliseconds). A lost notification connection
+//!   refused by all once the notice arrives. A lost notification connection
 //!   ([`Change::Resync`]) reloads them too.
 //! - **Watchers see every event, wherever it happened.** A ballot or a close committed by
 //!   another replica is published to this replica's watchers (read back from the database; the
