@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use accord_proto::client::Conn;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::{
     CreateMemberRequest, ListMembersRequest, Member, MemberStatus, UpdateMemberRequest,
@@ -17,7 +18,6 @@ use accord_proto::v1::{
 use accord_server::alliance::{MAX_MEMBER_CODE_LEN, is_member_code};
 use serde::Deserialize;
 use serde_spanned::Spanned;
-use accord_proto::client::Conn;
 
 use crate::location::{Locator, Problem};
 

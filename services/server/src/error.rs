@@ -233,6 +233,7 @@ impl From<StoreError> for DomainError {
                 "page_token",
                 format!("`{token}` was not issued by this server"),
             ),
+            StoreError::Signature(reason) => Self::invalid("ballot.signature", reason),
             StoreError::Database(message) => Self::Storage(message),
             StoreError::InUse(message) => Self::Precondition(message),
             stale @ StoreError::Stale { .. } => Self::Conflict(format!("{stale}; try again")),

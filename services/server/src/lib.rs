@@ -119,18 +119,25 @@ async fn trust_at_start(app: &App) -> Result<(), StartError> {
             let _ = app.read_only.set(why);
         }
     }
+    load_credentials(app).await?;
+    if app.auth.is_open() {
+        warn!(
+            listen = %app.config.listen,
+            "authentication is OFF: every caller may do everything (configure an operator token or client certificates)"
+        );
+    }
+    Ok(())
+}
+
+/// Loads the issued tokens and the ballot keys from the store (at start, and on every replica
+/// when another one changed them: see `replicas`). Keys are never removed, only replaced.
+pub(crate) async fn load_credentials(app: &App) -> Result<(), accord_store::StoreError> {
     app.auth.set_tokens(app.store.tokens().await?);
     for key in app.store.ballot_keys().await? {
         match signatures::parse_public_key("public_key", &key.public_key) {
             Ok(parsed) => app.ballot_keys.set(&key.member, parsed),
             Err(e) => warn!(member = %key.member, error = %e, "ignoring a stored ballot key"),
         }
-    }
-    if app.auth.is_open() {
-        warn!(
-            listen = %app.config.listen,
-            "authentication is OFF: every caller may do everything (configure an operator token or client certificates)"
-        );
     }
     Ok(())
 }
@@ -394,6 +401,8 @@ async fn readiness(app: Arc<App>, reporter: HealthReporter, mut last: Option<Str
         }
         last = now;
     }
+}
+
 /// The metrics in the Prometheus text format, as they are now.
 pub fn metrics_text(app: &App) -> String {
     let healthy = app.policies.healthy_ids();

@@ -11,6 +11,7 @@
 pub mod actor;
 mod audit;
 pub mod audit_chain;
+mod chain_rows;
 mod closing;
 pub mod credentials;
 pub mod dataset;
@@ -81,6 +82,9 @@ pub enum Change {
     },
     /// A policy change was recorded ([`Store::record_policy_change`]).
     Policy,
+    /// A token was issued or revoked, or a ballot key registered: reload
+    /// [`Store::tokens`] and [`Store::ballot_keys`].
+    Credentials,
     /// Changes may have been missed (the notification connection was lost and is back): forget
     /// everything cached.
     Resync,
@@ -141,6 +145,13 @@ pub enum StoreError {
         /// The latest ballot sequence.
         latest: i64,
     },
+    /// A ballot refused because of its signature: its member has a registered ballot key and
+    /// the signature does not verify with it, or it is signed and the member has no key. The
+    /// ballot writer checks this under the write lock against the keys in the database, so a
+    /// key registered through another replica counts at once and the audit chain never records
+    /// a ballot it would not verify.
+    #[error("{0}")]
+    Signature(String),
     /// A page token that this store did not issue.
     #[error("invalid page token `{0}`")]
     BadPageToken(String),

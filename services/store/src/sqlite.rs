@@ -46,8 +46,8 @@ use crate::db_errors::db_err;
 use crate::paging::{Order, PageTokens, scope};
 use crate::records::{BALLOTS, PROPOSALS, Record, Write, decode, millis, now, proposal_key};
 use crate::{
-    AuditEntry, Closing, Effect, Page, PageRequest, PoolStats, ProposalFilter, Store,
-    StoreError, StoreResult, StoreStats, dataset,
+    AuditEntry, Closing, Effect, Page, PageRequest, PoolStats, ProposalFilter, Store, StoreError,
+    StoreResult, StoreStats, dataset,
 };
 use crate::{AuditEvent, BallotKeyRecord, ChainBroken, ChainReport, ChainedEntry, TokenRecord};
 

@@ -6,12 +6,12 @@ use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use accord_proto::v1::audit_service_client::AuditServiceClient;
-use accord_proto::v1::power_service_client::PowerServiceClient;
 use accord_proto::v1::delegation_service_client::DelegationServiceClient;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::mission_service_client::MissionServiceClient;
 use accord_proto::v1::partner_service_client::PartnerServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
+use accord_proto::v1::power_service_client::PowerServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::*;
 use tonic::service::interceptor::InterceptedService;

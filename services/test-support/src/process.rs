@@ -45,6 +45,11 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// `--plugin-pins`.
     pub plugin_pins: Vec<String>,
+    /// Serve Prometheus metrics (`--metrics-listen 127.0.0.1:0`); the address is
+    /// [`ServerProcess::metrics_addr`].
+    pub metrics: bool,
+    /// `--otlp-endpoint`.
+    pub otlp_endpoint: Option<String>,
     /// Further flags, as given.
     pub args: Vec<String>,
 }
@@ -60,11 +65,6 @@ pub struct TlsOptions {
     pub client_ca: Option<PathBuf>,
     /// The CA certificate clients trust (PEM text).
     pub ca_pem: String,
-    /// Serve Prometheus metrics (`--metrics-listen 127.0.0.1:0`); the address is
-    /// [`ServerProcess::metrics_addr`].
-    pub metrics: bool,
-    /// `--otlp-endpoint`.
-    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -350,6 +350,7 @@ impl ServerProcess {
         command.args(&options.args);
         if options.web {
             command.arg("--web-listen").arg("127.0.0.1:0");
+        }
         if options.metrics {
             command.arg("--metrics-listen").arg("127.0.0.1:0");
         }

@@ -23,7 +23,7 @@ use serde_spanned::Spanned;
 
 use crate::cli::GlobalOptions;
 use crate::cli::power::{FormatArg, MethodArg, PowerArgs};
-use crate::client::{Client, UsageError};
+use crate::client::UsageError;
 use crate::commands::scenario::ScenarioError;
 use crate::output::{self, print, print_json};
 

@@ -508,9 +508,9 @@ fn ballot_summary(b: &Ballot) -> String {
         details.push(format!("salience {}", output::number(s)));
     }
     let choice = if b.withdrawn {
-        "withdrawn"
+        "withdrawn".to_string()
     } else {
-        output::choice(b.choice)
+        output::choice(b.choice).to_string()
     };
     let mut text = format!("{}: {}", output::short(&b.member), choice);
     if !details.is_empty() {
