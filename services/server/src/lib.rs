@@ -95,24 +95,14 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
 /// Checks the audit chain (a tampered store serves no writes, and says why), loads issued
 /// tokens and ballot keys, and warns when authentication is off.
 async fn trust_at_start(app: &App) -> Result<(), StartError> {
-    let verified = match app.store.verify_audit().await {
-        // The PostgreSQL backend keeps no hash-chained audit log yet: nothing to verify, and no
-        // reason to refuse to start (it did since the trust merge, so no replica could run).
-        Err(e) if e.is_unsupported() => {
-            warn!(error = %e, "this store backend keeps no hash-chained audit log: not verified");
-            None
-        }
-        other => Some(other?),
-    };
-    match verified {
-        None => {}
-        Some(Ok(report)) => info!(
+    match app.store.verify_audit().await? {
+        Ok(report) => info!(
             entries = report.entries,
             signatures = report.signatures,
             head = %report.head_hash,
             "the audit log verifies"
         ),
-        Some(Err(broken)) => {
+        Err(broken) => {
             let why =
                 format!("the audit log does not verify ({broken}); run `accord audit verify`");
             tracing::error!(%why, "tampered store: serving reads only");

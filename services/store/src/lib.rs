@@ -163,18 +163,8 @@ pub enum StoreError {
     InUse(String),
 }
 
-const UNSUPPORTED: &str = "this store backend does not support";
-
 fn unsupported(what: &str) -> StoreError {
-    StoreError::Database(format!("{UNSUPPORTED} {what} yet"))
-}
-
-impl StoreError {
-    /// Whether the backend does not implement the operation at all (a default method of
-    /// [`Store`]), as opposed to failing it.
-    pub fn is_unsupported(&self) -> bool {
-        matches!(self, StoreError::Database(m) if m.starts_with(UNSUPPORTED))
-    }
+    StoreError::Database(format!("this store backend does not support {what} yet"))
 }
 
 /// Result of store operations.
