@@ -9,12 +9,12 @@ replicas on a private Docker network, driven with the Python grpcio client.
   it answers SERVING): a client that balances over the three replicas and retries UNAVAILABLE
   sees no failed request.
 
-Credentials: the replicas listen on 0.0.0.0, so they run with an operator token (a generated
-file, ACCORD_OPERATOR_TOKEN_FILE) and with TLS and a client CA. Delegations are client
-certificates with the member's code as common name (docs/security.md): the PostgreSQL backend
-cannot issue tokens yet (IssueToken answers "this store backend does not support issue_token"),
-so certificates are the delegations' credential that works on every backend. Reads use the
-operator token (`authorization: Bearer …`).
+Credentials: the replicas listen on 0.0.0.0, so they run as a production deployment would: TLS
+(a certificate from a CA the test makes) and an operator token from a mounted file
+(ACCORD_OPERATOR_TOKEN_FILE). As the operator, the test issues a delegation token per member
+(DelegationService/IssueToken, through one replica); each member's ballots and proposals are
+cast with its own token (`authorization: Bearer …`) through any replica, reads with the operator
+token (docs/security.md).
 
 Run with deploy/tests/run.sh, which builds the image and the stubs. Environment: ACCORD_IMAGE
 (the image under test), ACCORD_POSTGRES_IMAGE (official or built by
@@ -47,6 +47,8 @@ from google.protobuf import timestamp_pb2  # noqa: E402
 
 from accord.v1 import ballot_pb2  # noqa: E402
 from accord.v1 import common_pb2  # noqa: E402
+from accord.v1 import delegation_service_pb2  # noqa: E402
+from accord.v1 import delegation_service_pb2_grpc  # noqa: E402
 from accord.v1 import member_service_pb2  # noqa: E402
 from accord.v1 import member_service_pb2_grpc  # noqa: E402
 from accord.v1 import proposal_pb2  # noqa: E402
@@ -90,9 +92,10 @@ def pem(obj):
 
 
 class Pki:
-    """A CA, the replicas' server certificate, and a client certificate per member."""
+    """A CA and the replicas' server certificate."""
 
     def __init__(self, server_ips):
+        import ipaddress
         now = datetime.datetime.now(datetime.timezone.utc)
         self.ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accord container test CA")])
@@ -102,39 +105,25 @@ class Pki:
                    .not_valid_after(now + datetime.timedelta(days=1))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                    .sign(self.ca_key, hashes.SHA256()))
-        import ipaddress
+        self.server_key = ec.generate_private_key(ec.SECP256R1())
         names = [x509.DNSName(SERVER_NAME), x509.DNSName("localhost"),
                  x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                  *[x509.IPAddress(ipaddress.ip_address(ip)) for ip in server_ips]]
-        self.server_key, self.server = self.issue(SERVER_NAME, names, server=True)
-        self.clients = {}
+        self.server = (x509.CertificateBuilder()
+                       .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                                   SERVER_NAME)]))
+                       .issuer_name(self.ca.subject).public_key(self.server_key.public_key())
+                       .serial_number(x509.random_serial_number())
+                       .not_valid_before(now - datetime.timedelta(hours=1))
+                       .not_valid_after(now + datetime.timedelta(days=1))
+                       .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                                      critical=True)
+                       .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                       .sign(self.ca_key, hashes.SHA256()))
 
-    def issue(self, common_name, names=None, server=False):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        key = ec.generate_private_key(ec.SECP256R1())
-        usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server \
-            else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-                   .issuer_name(self.ca.subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(hours=1))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
-        if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        return key, builder.sign(self.ca_key, hashes.SHA256())
-
-    def credentials(self, member=None):
-        """Channel credentials: trusting the CA, with `member`'s client certificate if given."""
-        if member is None:
-            return grpc.ssl_channel_credentials(root_certificates=pem(self.ca))
-        if member not in self.clients:
-            self.clients[member] = self.issue(member)
-        key, cert = self.clients[member]
-        return grpc.ssl_channel_credentials(root_certificates=pem(self.ca),
-                                            private_key=pem(key), certificate_chain=pem(cert))
+    def credentials(self):
+        """Channel credentials trusting the CA."""
+        return grpc.ssl_channel_credentials(root_certificates=pem(self.ca))
 
 
 class Cluster:
@@ -187,14 +176,27 @@ class Cluster:
                 "ACCORD_DATABASE_URL": url, "ACCORD_SHUTDOWN_GRACE_MS": "10000",
                 "ACCORD_OPERATOR_TOKEN_FILE": f"{SECRETS}/operator.token",
                 "ACCORD_TLS_CERT": f"{SECRETS}/server.pem",
-                "ACCORD_TLS_KEY": f"{SECRETS}/server.key",
-                "ACCORD_TLS_CLIENT_CA": f"{SECRETS}/ca.pem"})
+                "ACCORD_TLS_KEY": f"{SECRETS}/server.key"})
         for ip in self.replica_ips:
             self.wait_serving(ip)
+        self.tokens = self.issue_tokens()
 
-    def channel(self, target, member=None):
-        """A TLS channel to `target`; with `member`'s client certificate if given."""
-        return grpc.secure_channel(target, self.pki.credentials(member), options=[
+    def issue_tokens(self):
+        """A delegation token per member, issued by the operator through the first replica."""
+        channel = self.channel(f"{self.replica_ips[0]}:50051")
+        delegations = delegation_service_pb2_grpc.DelegationServiceStub(channel)
+        tokens = {}
+        for code in [SPONSOR, *MEMBERS]:
+            response = delegations.IssueToken(delegation_service_pb2.IssueTokenRequest(
+                member=f"members/{code}", ttl_seconds=3600, label="container test"),
+                metadata=self.operator(), timeout=RPC_TIMEOUT_S)
+            tokens[code] = response.secret
+        channel.close()
+        return tokens
+
+    def channel(self, target):
+        """A TLS channel to `target` (several addresses: balanced round robin)."""
+        return grpc.secure_channel(target, self.pki.credentials(), options=[
             ("grpc.ssl_target_name_override", SERVER_NAME),
             ("grpc.default_authority", SERVER_NAME),
             ("grpc.lb_policy_name", "round_robin"),
@@ -255,25 +257,24 @@ def cluster(request):
 
 
 class Delegations:
-    """Stubs per (member, replica): each member's delegation is its client certificate."""
+    """Each member's delegation: its token, on one channel per replica (or target)."""
 
     def __init__(self, cluster, targets):
-        self.cluster, self.targets, self.channels, self.stubs = cluster, targets, [], {}
+        self.cluster = cluster
+        self.channels = [cluster.channel(target) for target in targets]
+        self.stubs = [proposal_service_pb2_grpc.ProposalServiceStub(c) for c in self.channels]
 
     def proposals(self, member, i=0):
-        key = (member, i)
-        if key not in self.stubs:
-            channel = self.cluster.channel(self.targets[i], member)
-            self.channels.append(channel)
-            self.stubs[key] = proposal_service_pb2_grpc.ProposalServiceStub(channel)
-        return self.stubs[key]
+        """The ProposalService of target `i`, and the metadata that acts as `member`."""
+        return self.stubs[i], (("authorization", f"Bearer {self.cluster.tokens[member]}"),)
 
     def close(self):
         for channel in self.channels:
             channel.close()
 
 
-def new_motion(proposals, title):
+def new_motion(delegation, title):
+    proposals, metadata = delegation
     deadline = timestamp_pb2.Timestamp()
     deadline.FromDatetime(datetime.datetime.now(datetime.timezone.utc)
                           + datetime.timedelta(hours=2))
@@ -283,7 +284,8 @@ def new_motion(proposals, title):
         policy=common_pb2.PolicyRef(policy_id="unanimity"),
         deadline=deadline,
     ))
-    return proposals.CreateProposal(request, timeout=RPC_TIMEOUT_S).proposal.name
+    return proposals.CreateProposal(request, metadata=metadata,
+                                    timeout=RPC_TIMEOUT_S).proposal.name
 
 
 def ballot(member, n):
@@ -292,9 +294,11 @@ def ballot(member, n):
     return ballot_pb2.Ballot(member=f"members/{member}", choice=choice, reason=f"ballot {n}")
 
 
-def cast(proposals, proposal, member, n):
+def cast(delegation, proposal, member, n):
+    """CastBallot as `member`'s delegation (`delegation`: a stub and that member's token)."""
+    proposals, metadata = delegation
     return proposals.CastBallot(proposal_service_pb2.CastBallotRequest(
-        proposal=proposal, ballot=ballot(member, n)), timeout=RPC_TIMEOUT_S)
+        proposal=proposal, ballot=ballot(member, n)), metadata=metadata, timeout=RPC_TIMEOUT_S)
 
 
 def all_ballots(cluster, target, proposal):
