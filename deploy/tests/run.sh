@@ -55,6 +55,8 @@ cleanup() {
   exit $status
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM   # so that cleanup runs when CI stops the run, too
 
 bases="${ACCORD_BASES:-}"
 if [[ -z "$bases" ]]; then
