@@ -513,7 +513,9 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 
-/// Runs `call` from `settings.streams` tasks until the warm-up and the measurement are over;
+/// Runs `call` from `settings.streams` tasks until the warm-up and the measurement are over
+/// (and each stream has measured at least one request: the measurement then runs a little
+/// longer, and the throughput divides by the time it really took);
 /// `call` gets the stream's channel and a number that increases over all streams (for rotating
 /// members and choices).
 async fn drive<F, Fut>(
@@ -546,7 +548,10 @@ where
             };
             loop {
                 let began = Instant::now();
-                if began >= stop_at {
+                // Each stream measures at least one request: on a loaded machine a warm-up
+                // request can outlast a short window, which would leave nothing measured.
+                let measured = result.ok + result.errors.values().sum::<u64>();
+                if began >= stop_at && measured > 0 {
                     break;
                 }
                 let n = counter.fetch_add(1, Ordering::Relaxed);
