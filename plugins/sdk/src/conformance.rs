@@ -152,7 +152,12 @@ pub fn check_library(path: &Path) -> Report {
     let again: Vec<_> = (0..3).map(|_| library.decide_bytes(&request)).collect();
     report.record(
         "same seed, same bytes",
-        match (&first, again.iter().find(|r| r.as_ref().ok() != first.as_ref().ok())) {
+        match (
+            &first,
+            again
+                .iter()
+                .find(|r| r.as_ref().ok() != first.as_ref().ok()),
+        ) {
             (Ok(a), None) if decode(a).is_some() => Ok(format!(
                 "four calls with seed 42 gave byte-identical answers ({} bytes)",
                 a.len()

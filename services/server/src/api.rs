@@ -468,11 +468,9 @@ impl PolicyService for Api {
 
     async fn load_policy(&self, request: Request<LoadPolicyRequest>) -> Reply<LoadPolicyResponse> {
         self.operator(&request)?;
-        let policy = self
-            .0
-            .policies
-            .load(&request.into_inner().file_name)
-            .await?;
+        let r = request.into_inner();
+        let isolation = isolation("isolation", r.isolation)?;
+        let policy = self.0.policies.load(&r.file_name, isolation).await?;
         self.0.policy_changed("load", &policy).await?;
         let is_default = self.0.policies.is_default(policy.id());
         ok(LoadPolicyResponse {
@@ -487,7 +485,8 @@ impl PolicyService for Api {
         self.operator(&request)?;
         let r = request.into_inner();
         let id = self.policy_id("name", &r.name)?;
-        let (policy, previous) = self.0.policies.replace(id, &r.file_name).await?;
+        let isolation = isolation("isolation", r.isolation)?;
+        let (policy, previous) = self.0.policies.replace(id, &r.file_name, isolation).await?;
         self.0.policy_changed("replace", &policy).await?;
         ok(ReplacePolicyResponse {
             policy: Some(policy.to_proto(self.0.policies.is_default(id))),
@@ -526,5 +525,19 @@ impl PolicyService for Api {
         ok(SetDefaultPolicyResponse {
             policy: Some(policy.to_proto(true)),
         })
+    }
+}
+
+/// The isolation a request asks for (`None`: unspecified, the server chooses).
+fn isolation(field: &str, value: i32) -> Result<Option<crate::config::Isolation>, DomainError> {
+    use crate::config::Isolation;
+    match PolicyIsolation::try_from(value) {
+        Ok(PolicyIsolation::Unspecified) => Ok(None),
+        Ok(PolicyIsolation::InProcess) => Ok(Some(Isolation::InProcess)),
+        Ok(PolicyIsolation::Isolated) => Ok(Some(Isolation::Isolated)),
+        Err(_) => Err(DomainError::invalid(
+            field,
+            format!("{value} is not a PolicyIsolation"),
+        )),
     }
 }

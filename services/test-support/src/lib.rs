@@ -23,6 +23,7 @@ pub mod grpc;
 pub mod process;
 
 pub use artifacts::{
-    BARGAINING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library, sha256sum,
+    BARGAINING, CRASHING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library,
+    sha256sum,
 };
 pub use process::{Options, ServerProcess};

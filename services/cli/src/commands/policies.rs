@@ -56,7 +56,10 @@ pub async fn run(
             }
         }
         PoliciesCommand::Load { file } => {
-            let request = client.operator(LoadPolicyRequest { file_name: file });
+            let request = client.operator(LoadPolicyRequest {
+                file_name: file,
+                ..Default::default()
+            });
             let response = client.policies().load_policy(request).await?.into_inner();
             if global.json {
                 json(accord_proto::json::to_json(&response));
@@ -73,6 +76,7 @@ pub async fn run(
             let request = client.operator(ReplacePolicyRequest {
                 name: output::resource_name(POLICIES, &policy, false),
                 file_name: file,
+                ..Default::default()
             });
             let response = client
                 .policies()
