@@ -455,7 +455,11 @@ async fn spawn_runner(
                             return;
                         }
                     },
-                    Ok(None) | Err(_) => return,
+                    Ok(None) => return,
+                    Err(e) => {
+                        runner.kill(format!("was killed: cannot read its answer: {e}"));
+                        return;
+                    }
                 }
             }
         })
