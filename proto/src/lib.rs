@@ -17,5 +17,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use prost;
 pub use prost_types;
 
+pub mod canonical;
 pub mod json;
 pub mod names;

@@ -358,3 +358,107 @@ def _assert_decided(evaluation) -> None:
     decision = evaluation.decision
     assert decision.outcome != decision_pb2.OUTCOME_UNSPECIFIED, evaluation.policy
     assert "policies/" + decision.policy.policy_id == evaluation.policy
+
+
+# --- Signed ballots (docs/security.md): the canonical encoding, signed from Python. -----------
+
+import struct  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+from accord.v1 import delegation_service_pb2  # noqa: E402
+from accord.v1 import delegation_service_pb2_grpc  # noqa: E402
+
+_CHOICES = {
+    ballot_pb2.CHOICE_SUPPORT: "CHOICE_SUPPORT",
+    ballot_pb2.CHOICE_OBJECT: "CHOICE_OBJECT",
+    ballot_pb2.CHOICE_ABSTAIN: "CHOICE_ABSTAIN",
+}
+
+
+def _field(key: str, value: str) -> bytes:
+    data = value.encode("utf-8")
+    return key.encode() + b":" + str(len(data)).encode() + b":" + data + b"\n"
+
+
+def _float_hex(x: float) -> str:
+    return struct.pack(">d", x).hex()
+
+
+def canonical_ballot(proposal: str, ballot) -> bytes:
+    """accord-ballot-v1: the bytes a member signs (docs/security.md)."""
+    which = ballot.position.WhichOneof("value") if ballot.HasField("position") else None
+    if which == "date":
+        d = ballot.position.date
+        position = f"date:{d.year:04d}-{d.month:02d}-{d.day:02d}"
+    elif which == "amount":
+        position = "amount:" + _float_hex(ballot.position.amount)
+    else:
+        position = "none"
+    salience = _float_hex(ballot.salience) if ballot.HasField("salience") else "none"
+    return (
+        b"accord-ballot-v1\n"
+        + _field("proposal", proposal)
+        + _field("member", ballot.member)
+        + _field("choice", _CHOICES[ballot.choice])
+        + _field("position", position)
+        + _field("salience", salience)
+        + _field("reason", ballot.reason)
+        + _field("nonce", ballot.nonce)
+    )
+
+
+def test_the_canonical_ballot_encoding_matches_the_documented_vector():
+    import hashlib
+
+    ballot = ballot_pb2.Ballot(
+        member="members/DEU",
+        choice=ballot_pb2.CHOICE_SUPPORT,
+        position=common_pb2.Position(date=common_pb2.Date(year=2026, month=9, day=30)),
+        salience=0.75,
+        reason="Mandate fulfilled\nnext",
+        nonce="2026-05-01T12:00:00Z",
+    )
+    digest = hashlib.sha256(canonical_ballot("proposals/3", ballot)).hexdigest()
+    assert digest == "6c1c58e82466442405b58ea16bb2fb761cf55ee1707468929ad850b922515f80"
+
+
+def test_a_ballot_signed_in_python_is_accepted_and_a_forged_one_refused(channel, proposals):
+    delegations = delegation_service_pb2_grpc.DelegationServiceStub(channel)
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    # The test server runs without authentication (loopback): the request names the member.
+    delegations.RegisterBallotKey(
+        delegation_service_pb2.RegisterBallotKeyRequest(member="members/EST", public_key=public),
+        timeout=RPC_TIMEOUT_S,
+    )
+    created = _create_end_nmi_proposal(proposals)
+    ballot = ballot_pb2.Ballot(
+        member="members/EST",
+        choice=ballot_pb2.CHOICE_SUPPORT,
+        position=common_pb2.Position(date=common_pb2.Date(year=2026, month=9, day=30)),
+        salience=0.5,
+        reason="signed from Python",
+        nonce=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    )
+    ballot.signature = key.sign(canonical_ballot(created.name, ballot))
+    stored = proposals.CastBallot(
+        proposal_service_pb2.CastBallotRequest(proposal=created.name, ballot=ballot),
+        timeout=RPC_TIMEOUT_S,
+    ).ballot
+    assert stored.signature == ballot.signature
+    assert stored.nonce == ballot.nonce
+
+    forged = ballot_pb2.Ballot()
+    forged.CopyFrom(ballot)
+    forged.choice = ballot_pb2.CHOICE_OBJECT  # the signature was over SUPPORT
+    with pytest.raises(grpc.RpcError) as refused:
+        proposals.CastBallot(
+            proposal_service_pb2.CastBallotRequest(proposal=created.name, ballot=forged),
+            timeout=RPC_TIMEOUT_S,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "signature" in refused.value.details()

@@ -19,8 +19,10 @@
 //! PostgreSQL and others made the same choice. The cost is the library's mapped code for each
 //! version loaded during the process's life (hundreds of KiB each), which an operator controls.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -100,6 +102,14 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// The library's SHA-256 is not in the host's pin list.
+    #[error("{path} (SHA-256 {sha256}) is not in the list of pinned policy libraries")]
+    NotPinned {
+        /// The file.
+        path: PathBuf,
+        /// Its SHA-256.
+        sha256: String,
+    },
     /// The library failed the self-test request.
     #[error("{path} ({policy_id}) failed its self-test: {reason}")]
     SelfTestFailed {
@@ -170,15 +180,57 @@ impl std::fmt::Debug for PolicyTable {
 
 static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The default directory for private copies: `$TMPDIR/accord-plugins-{uid-ish pid}`.
+/// The process's directory for private copies: created once, securely, under `$TMPDIR` with
+/// `tempfile::Builder` (an unpredictable name, mode 0700, created new — never an existing
+/// directory reused), and kept for the life of the process.
+fn private_dir() -> Result<&'static Path, std::io::Error> {
+    static DIR: OnceLock<Result<tempfile::TempDir, String>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("accord-plugins-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(dir)
+    });
+    dir.as_ref()
+        .map(|d| d.path())
+        .map_err(|e| std::io::Error::other(e.clone()))
+}
+
+/// The directory private copies are written to by [`PolicyLibrary::load`] (see
+/// [`private_dir`]); `$TMPDIR` itself if it could not be created.
 pub fn default_private_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("accord-plugins-{}", std::process::id()))
+    private_dir().map_or_else(|_| std::env::temp_dir(), Path::to_path_buf)
+}
+
+/// Libraries already mapped, by SHA-256: loading the same bytes again maps nothing new (so
+/// swapping between two builds a hundred times maps each build once).
+fn mapped() -> &'static Mutex<HashMap<String, PolicyLibrary>> {
+    static MAPPED: OnceLock<Mutex<HashMap<String, PolicyLibrary>>> = OnceLock::new();
+    MAPPED.get_or_init(Default::default)
 }
 
 impl PolicyLibrary {
     /// Loads and checks the library at `path`, using a private copy under [`default_private_dir`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
-        Self::load_with_private_dir(path, &default_private_dir())
+        Self::load_pinned(path, &[])
+    }
+
+    /// Like [`Self::load`], but refuses ([`LoadError::NotPinned`]) a library whose SHA-256 is not
+    /// in `pins` (lower-case hex) unless `pins` is empty.
+    pub fn load_pinned(path: impl AsRef<Path>, pins: &[String]) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let dir = private_dir().map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::load_inner(path, dir, pins)
     }
 
     /// Loads and checks the library at `path`; its private copy is written under `private_dir`
@@ -187,13 +239,25 @@ impl PolicyLibrary {
         path: impl AsRef<Path>,
         private_dir: &Path,
     ) -> Result<Self, LoadError> {
-        let path = path.as_ref().to_path_buf();
+        Self::load_inner(path.as_ref(), private_dir, &[])
+    }
+
+    fn load_inner(path: &Path, private_dir: &Path, pins: &[String]) -> Result<Self, LoadError> {
+        let path = path.to_path_buf();
         let io = |source| LoadError::Io {
             path: path.clone(),
             source,
         };
         let bytes = std::fs::read(&path).map_err(io)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
+        if !pins.is_empty() && !pins.contains(&sha256) {
+            return Err(LoadError::NotPinned { path, sha256 });
+        }
+        if let Some(library) = mapped().lock().expect("mapped lock").get(&sha256) {
+            let mut library = library.clone();
+            library.source = path;
+            return Ok(library);
+        }
 
         std::fs::create_dir_all(private_dir).map_err(io)?;
         let stem = path
@@ -267,6 +331,10 @@ impl PolicyLibrary {
             source: path,
         };
         library.self_test()?;
+        mapped()
+            .lock()
+            .expect("mapped lock")
+            .insert(library.identity.library_sha256.clone(), library.clone());
         Ok(library)
     }
 

@@ -4,13 +4,16 @@
 use std::fmt;
 use std::time::Duration;
 
+use accord_proto::v1::audit_service_client::AuditServiceClient;
+use accord_proto::v1::delegation_service_client::DelegationServiceClient;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::mission_service_client::MissionServiceClient;
 use accord_proto::v1::partner_service_client::PartnerServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::cli::GlobalOptions;
 
@@ -58,6 +61,65 @@ pub struct Client {
     addr: String,
 }
 
+/// Adds the token, when one was given, to every call.
+#[derive(Debug, Clone, Default)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The connection every client uses: the channel, with the token on every call.
+pub type Conn = InterceptedService<Channel, Bearer>;
+
+/// The token: `--token` (or ACCORD_OPERATOR_TOKEN), else the first line of `--token-file`.
+fn token(options: &GlobalOptions) -> Result<Option<String>, UsageError> {
+    if let Some(token) = &options.token {
+        return Ok(Some(token.trim().to_string()));
+    }
+    match &options.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!("cannot read token file {}: {e}", path.display()))
+            })?;
+            Ok(Some(text.lines().next().unwrap_or("").trim().to_string()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// TLS settings from the options, when TLS is asked for (https:// or --tls-ca).
+fn tls(options: &GlobalOptions, addr: &str) -> Result<Option<ClientTlsConfig>, UsageError> {
+    if options.tls_ca.is_none() && !addr.starts_with("https://") {
+        return Ok(None);
+    }
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut config = ClientTlsConfig::new();
+    if let Some(ca) = &options.tls_ca {
+        config = config.ca_certificate(Certificate::from_pem(read(ca)?));
+    }
+    match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        (None, None) => {}
+        _ => return Err(UsageError("--tls-cert and --tls-key go together".into())),
+    }
+    Ok(Some(config))
+}
+
 /// `addr` with `http://` in front when it has no scheme.
 pub fn normalize_addr(addr: &str) -> String {
     let addr = addr.trim();
@@ -90,17 +152,23 @@ impl Client {
     /// Connects to the server at `options.addr` (eagerly, so that an unreachable server is
     /// reported before anything else).
     pub async fn connect(options: &GlobalOptions) -> Result<Client, anyhow::Error> {
-        let addr = normalize_addr(&options.addr);
-        let endpoint = Endpoint::from_shared(addr.clone())
+        let mut addr = normalize_addr(&options.addr);
+        if options.tls_ca.is_some() && addr.starts_with("http://") {
+            addr = addr.replacen("http://", "https://", 1);
+        }
+        let mut endpoint = Endpoint::from_shared(addr.clone())
             .map_err(|e| UsageError(format!("invalid --addr `{}`: {e}", options.addr)))?
             .connect_timeout(CONNECT_TIMEOUT);
-        let authorization = match &options.token {
+        if let Some(config) = tls(options, &addr)? {
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| UsageError(format!("TLS configuration: {e}")))?;
+        }
+        let authorization = match &token(options)? {
             Some(token) => Some(
                 format!("Bearer {token}")
                     .parse::<MetadataValue<_>>()
-                    .map_err(|_| {
-                        UsageError("the operator token must be printable ASCII".to_string())
-                    })?,
+                    .map_err(|_| UsageError("the token must be printable ASCII".to_string()))?,
             ),
             None => None,
         };
@@ -125,29 +193,44 @@ impl Client {
         self.channel.clone()
     }
 
+    /// The channel with the token on every call.
+    pub fn conn(&self) -> Conn {
+        InterceptedService::new(self.channel(), Bearer(self.authorization.clone()))
+    }
+
+    /// Client of the delegation service.
+    pub fn delegations(&self) -> DelegationServiceClient<Conn> {
+        DelegationServiceClient::new(self.conn())
+    }
+
+    /// Client of the audit service.
+    pub fn audit(&self) -> AuditServiceClient<Conn> {
+        AuditServiceClient::new(self.conn())
+    }
+
     /// Client of the member service.
-    pub fn members(&self) -> MemberServiceClient<Channel> {
-        MemberServiceClient::new(self.channel())
+    pub fn members(&self) -> MemberServiceClient<Conn> {
+        MemberServiceClient::new(self.conn())
     }
 
     /// Client of the partner service.
-    pub fn partners(&self) -> PartnerServiceClient<Channel> {
-        PartnerServiceClient::new(self.channel())
+    pub fn partners(&self) -> PartnerServiceClient<Conn> {
+        PartnerServiceClient::new(self.conn())
     }
 
     /// Client of the mission service.
-    pub fn missions(&self) -> MissionServiceClient<Channel> {
-        MissionServiceClient::new(self.channel())
+    pub fn missions(&self) -> MissionServiceClient<Conn> {
+        MissionServiceClient::new(self.conn())
     }
 
     /// Client of the proposal service.
-    pub fn proposals(&self) -> ProposalServiceClient<Channel> {
-        ProposalServiceClient::new(self.channel())
+    pub fn proposals(&self) -> ProposalServiceClient<Conn> {
+        ProposalServiceClient::new(self.conn())
     }
 
     /// Client of the policy service.
-    pub fn policies(&self) -> PolicyServiceClient<Channel> {
-        PolicyServiceClient::new(self.channel())
+    pub fn policies(&self) -> PolicyServiceClient<Conn> {
+        PolicyServiceClient::new(self.conn())
     }
 
     /// `message` as a request carrying the operator token, when one was given.

@@ -90,6 +90,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let client = Client::connect(&global).await?;
             commands::health::run(&client, &global, &service).await
         }
+        Command::Delegations(command) => {
+            let client = Client::connect(&global).await?;
+            commands::trust::delegations(&client, &global, command).await
+        }
+        Command::Keys(command) => commands::trust::keys(&global, command).await,
+        Command::Audit(command) => commands::trust::audit(&global, command).await,
     }
 }
 
@@ -97,6 +103,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
 pub fn describe_error(error: &anyhow::Error) -> (u8, String) {
     let (code, text) = if let Some(status) = error.downcast_ref::<tonic::Status>() {
         (EXIT_RPC_ERROR, output::status_line(status))
+    } else if let Some(e) = error.downcast_ref::<commands::trust::AuditFailed>() {
+        (EXIT_RPC_ERROR, e.to_string())
     } else if let Some(e) = error.downcast_ref::<ConnectError>() {
         (EXIT_UNREACHABLE, e.to_string())
     } else if let Some(e) = error.downcast_ref::<UsageError>() {

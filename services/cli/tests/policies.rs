@@ -175,8 +175,9 @@ fn load_disable_and_reload_a_policy() {
     );
     s.accord(&["proposals", "evaluate", &id, "--policy", "pressure"])
         .fails(1, "UNAVAILABLE: ");
+    // A disabled policy cannot be the default (issue 9: FAILED_PRECONDITION).
     s.accord(&["policies", "default", "pressure"])
-        .fails(1, "UNAVAILABLE: ");
+        .fails(1, "FAILED_PRECONDITION: ");
 
     // Loading again brings it back.
     let json = s.json(&["policies", "load", PRESSURE]);
@@ -229,27 +230,28 @@ fn replace_a_policy_and_set_the_default() {
 
 #[test]
 fn operator_calls_carry_the_token() {
+    const TOKEN: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
     let s = CliServer::start(Options {
         plugins: vec![UNANIMITY.into(), WEIGHTED.into()],
-        operator_token: Some("s3cret".into()),
+        operator_token: Some(TOKEN.into()),
         ..Options::default()
     });
-    // Reading needs no token.
-    s.accord(&["policies", "list"]).ok();
+    // Without a credential nothing is served, not even reading.
     let line = s
-        .accord(&["policies", "default", "weighted"])
-        .fails(1, "PERMISSION_DENIED: ");
-    assert!(line.contains("operator"), "{line}");
+        .accord(&["policies", "list"])
+        .fails(1, "UNAUTHENTICATED: ");
+    assert!(line.contains("authorization"), "{line}");
     s.accord(&["policies", "default", "weighted", "--token", "wrong"])
-        .fails(1, "PERMISSION_DENIED: ");
+        .fails(1, "UNAUTHENTICATED: ");
+    s.accord(&["policies", "list", "--token", TOKEN]).ok();
     let out = s
-        .accord(&["policies", "default", "weighted", "--token", "s3cret"])
+        .accord(&["policies", "default", "weighted", "--token", TOKEN])
         .ok();
     assert!(out.contains("is now the default"), "{out}");
     // The token can also come from ACCORD_OPERATOR_TOKEN.
     let output = s
         .command(&["policies", "disable", "weighted"])
-        .env("ACCORD_OPERATOR_TOKEN", "s3cret")
+        .env("ACCORD_OPERATOR_TOKEN", TOKEN)
         .output()
         .expect("run accord");
     let out = Run::from_output(output).ok();

@@ -302,3 +302,34 @@ fn acceptable_ranges_are_checked_against_the_quantity() {
     );
     assert!(problems(&reversed)[0].contains("low is above high"));
 }
+
+mod properties {
+    use std::path::Path;
+
+    use accord_scenario::format::parse;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The scenario parser never panics, whatever bytes it is given: it returns a scenario
+        /// or problems.
+        #[test]
+        fn the_parser_never_panics_on_any_text(text in ".{0,400}") {
+            let _ = parse(Path::new("fuzz.toml"), &text);
+        }
+
+        /// Nor on text shaped like a scenario with hostile values.
+        #[test]
+        fn the_parser_never_panics_on_hostile_values(
+            title in ".{0,64}",
+            member in "[A-Z]{0,6}",
+            number in any::<i64>(),
+        ) {
+            let text = format!(
+                "[scenario]\ntitle = {title:?}\n\n[[proposal]]\nsponsor = {member:?}\ndeadline = {number}\n"
+            );
+            let _ = parse(Path::new("fuzz.toml"), &text);
+        }
+    }
+}

@@ -17,9 +17,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::{App, DEFAULT_PAGE_SIZE, page, parse_enum, parse_name};
+use crate::auth::Caller;
 use crate::error::DomainError;
+use crate::limits;
+use crate::policies::LoadedPolicy;
 use crate::proposals::proposal_id;
 use crate::time;
+use accord_store::actor::acting_as;
+use accord_store::{AuditEvent, Json};
 
 /// The services, sharing one [`App`].
 #[derive(Clone)]
@@ -28,22 +33,29 @@ pub struct Api(pub Arc<App>);
 type Reply<T> = Result<Response<T>, Status>;
 
 impl Api {
-    /// Operator calls need the operator token when one is configured.
-    fn operator<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(token) = &self.0.config.operator_token else {
-            return Ok(());
-        };
-        let given = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        if given == Some(format!("Bearer {token}").as_str()) {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied(
-                "this is an operator call: send `authorization: Bearer <operator token>`".into(),
-            )
-            .into())
+    /// Authenticates the caller and checks the RPC's rule in the role table (`auth.rs`).
+    async fn enter<T>(&self, request: &Request<T>, method: &str) -> Result<Caller, Status> {
+        let read_only = self.0.read_only.get().map(String::as_str);
+        Ok(self
+            .0
+            .auth
+            .authorize(&*self.0.store, request, method, read_only)
+            .await?)
+    }
+
+    /// Records a policy change (with the library's SHA-256) in the audit log.
+    async fn audit_policy(&self, caller: &Caller, kind: &str, policy: &LoadedPolicy) {
+        let identity = policy.identity();
+        let detail = Json::new()
+            .str("policy", &identity.policy_id)
+            .str("version", &identity.version)
+            .str("library_sha256", &identity.library_sha256)
+            .str("file_name", &policy.to_proto(false).file_name)
+            .finish();
+        let subject = format!("policies/{}", policy.id());
+        let event = AuditEvent::event(kind, &subject, detail);
+        if let Err(e) = acting_as(caller.actor(), self.0.store.append_audit(event)).await {
+            tracing::warn!(error = %e, "could not record a policy change in the audit log");
         }
     }
 
@@ -62,6 +74,8 @@ impl MemberService for Api {
         &self,
         request: Request<ListMembersRequest>,
     ) -> Reply<ListMembersResponse> {
+        self.enter(&request, "accord.v1.MemberService/ListMembers")
+            .await?;
         let r = request.into_inner();
         let status: MemberStatus = parse_enum("status", r.status)?;
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
@@ -80,6 +94,8 @@ impl MemberService for Api {
     }
 
     async fn get_member(&self, request: Request<GetMemberRequest>) -> Reply<GetMemberResponse> {
+        self.enter(&request, "accord.v1.MemberService/GetMember")
+            .await?;
         let name = request.into_inner().name;
         let code = parse_name("name", MEMBERS, &name)?;
         let member = self
@@ -97,8 +113,14 @@ impl MemberService for Api {
         &self,
         request: Request<CreateMemberRequest>,
     ) -> Reply<CreateMemberResponse> {
-        self.operator(&request)?;
-        let member = self.0.create_member(request.into_inner().member).await?;
+        let caller = self
+            .enter(&request, "accord.v1.MemberService/CreateMember")
+            .await?;
+        let member = request.into_inner().member;
+        if let Some(record) = &member {
+            limits::member(record)?;
+        }
+        let member = acting_as(caller.actor(), self.0.create_member(member)).await?;
         ok(CreateMemberResponse {
             member: Some(member),
         })
@@ -108,9 +130,18 @@ impl MemberService for Api {
         &self,
         request: Request<UpdateMemberRequest>,
     ) -> Reply<UpdateMemberResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.MemberService/UpdateMember")
+            .await?;
         let r = request.into_inner();
-        let member = self.0.update_member(r.member, r.update_mask).await?;
+        if let Some(record) = &r.member {
+            limits::member(record)?;
+        }
+        let member = acting_as(
+            caller.actor(),
+            self.0.update_member(r.member, r.update_mask),
+        )
+        .await?;
         ok(UpdateMemberResponse {
             member: Some(member),
         })
@@ -123,6 +154,8 @@ impl PartnerService for Api {
         &self,
         request: Request<ListPartnersRequest>,
     ) -> Reply<ListPartnersResponse> {
+        self.enter(&request, "accord.v1.PartnerService/ListPartners")
+            .await?;
         let r = request.into_inner();
         let participation: SummitParticipation =
             parse_enum("summit_participation", r.summit_participation)?;
@@ -142,6 +175,8 @@ impl PartnerService for Api {
     }
 
     async fn get_partner(&self, request: Request<GetPartnerRequest>) -> Reply<GetPartnerResponse> {
+        self.enter(&request, "accord.v1.PartnerService/GetPartner")
+            .await?;
         let name = request.into_inner().name;
         let code = parse_name("name", PARTNERS, &name)?;
         let partner = self
@@ -159,8 +194,14 @@ impl PartnerService for Api {
         &self,
         request: Request<CreatePartnerRequest>,
     ) -> Reply<CreatePartnerResponse> {
-        self.operator(&request)?;
-        let partner = self.0.create_partner(request.into_inner().partner).await?;
+        let caller = self
+            .enter(&request, "accord.v1.PartnerService/CreatePartner")
+            .await?;
+        let partner = request.into_inner().partner;
+        if let Some(record) = &partner {
+            limits::partner(record)?;
+        }
+        let partner = acting_as(caller.actor(), self.0.create_partner(partner)).await?;
         ok(CreatePartnerResponse {
             partner: Some(partner),
         })
@@ -170,9 +211,18 @@ impl PartnerService for Api {
         &self,
         request: Request<UpdatePartnerRequest>,
     ) -> Reply<UpdatePartnerResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.PartnerService/UpdatePartner")
+            .await?;
         let r = request.into_inner();
-        let partner = self.0.update_partner(r.partner, r.update_mask).await?;
+        if let Some(record) = &r.partner {
+            limits::partner(record)?;
+        }
+        let partner = acting_as(
+            caller.actor(),
+            self.0.update_partner(r.partner, r.update_mask),
+        )
+        .await?;
         ok(UpdatePartnerResponse {
             partner: Some(partner),
         })
@@ -185,6 +235,8 @@ impl MissionService for Api {
         &self,
         request: Request<ListMissionsRequest>,
     ) -> Reply<ListMissionsResponse> {
+        self.enter(&request, "accord.v1.MissionService/ListMissions")
+            .await?;
         let r = request.into_inner();
         let status: MissionStatus = parse_enum("status", r.status)?;
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
@@ -203,6 +255,8 @@ impl MissionService for Api {
     }
 
     async fn get_mission(&self, request: Request<GetMissionRequest>) -> Reply<GetMissionResponse> {
+        self.enter(&request, "accord.v1.MissionService/GetMission")
+            .await?;
         let name = request.into_inner().name;
         let id = parse_name("name", MISSIONS, &name)?;
         let mission = self
@@ -220,8 +274,14 @@ impl MissionService for Api {
         &self,
         request: Request<CreateMissionRequest>,
     ) -> Reply<CreateMissionResponse> {
-        self.operator(&request)?;
-        let mission = self.0.create_mission(request.into_inner().mission).await?;
+        let caller = self
+            .enter(&request, "accord.v1.MissionService/CreateMission")
+            .await?;
+        let mission = request.into_inner().mission;
+        if let Some(record) = &mission {
+            limits::mission(record)?;
+        }
+        let mission = acting_as(caller.actor(), self.0.create_mission(mission)).await?;
         ok(CreateMissionResponse {
             mission: Some(mission),
         })
@@ -231,9 +291,18 @@ impl MissionService for Api {
         &self,
         request: Request<UpdateMissionRequest>,
     ) -> Reply<UpdateMissionResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.MissionService/UpdateMission")
+            .await?;
         let r = request.into_inner();
-        let mission = self.0.update_mission(r.mission, r.update_mask).await?;
+        if let Some(record) = &r.mission {
+            limits::mission(record)?;
+        }
+        let mission = acting_as(
+            caller.actor(),
+            self.0.update_mission(r.mission, r.update_mask),
+        )
+        .await?;
         ok(UpdateMissionResponse {
             mission: Some(mission),
         })
@@ -249,10 +318,18 @@ impl ProposalService for Api {
         &self,
         request: Request<CreateProposalRequest>,
     ) -> Reply<CreateProposalResponse> {
-        let proposal = self
-            .0
-            .create_proposal(request.into_inner().proposal)
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/CreateProposal")
             .await?;
+        let mut proposal = request.into_inner().proposal;
+        if let Some(p) = proposal.as_mut() {
+            limits::proposal(p)?;
+            if let Some(policy) = &p.policy {
+                limits::evaluation_parameters("proposal.policy", policy)?;
+            }
+            p.sponsor = caller.act_for("proposal.sponsor", &p.sponsor)?;
+        }
+        let proposal = acting_as(caller.actor(), self.0.create_proposal(proposal)).await?;
         ok(CreateProposalResponse {
             proposal: Some(proposal),
         })
@@ -262,6 +339,8 @@ impl ProposalService for Api {
         &self,
         request: Request<GetProposalRequest>,
     ) -> Reply<GetProposalResponse> {
+        self.enter(&request, "accord.v1.ProposalService/GetProposal")
+            .await?;
         let proposal = self.0.get_proposal(&request.into_inner().name).await?;
         ok(GetProposalResponse {
             proposal: Some(proposal),
@@ -272,6 +351,8 @@ impl ProposalService for Api {
         &self,
         request: Request<ListProposalsRequest>,
     ) -> Reply<ListProposalsResponse> {
+        self.enter(&request, "accord.v1.ProposalService/ListProposals")
+            .await?;
         let r = request.into_inner();
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
         let result = self
@@ -286,8 +367,17 @@ impl ProposalService for Api {
     }
 
     async fn cast_ballot(&self, request: Request<CastBallotRequest>) -> Reply<CastBallotResponse> {
-        let r = request.into_inner();
-        let (ballot, proposal) = self.0.cast_ballot(&r.proposal, r.ballot).await?;
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/CastBallot")
+            .await?;
+        let mut r = request.into_inner();
+        limits::text("proposal", &r.proposal, limits::MAX_NAME)?;
+        if let Some(b) = r.ballot.as_mut() {
+            limits::ballot("ballot", b)?;
+            b.member = caller.act_for("ballot.member", &b.member)?;
+        }
+        let (ballot, proposal) =
+            acting_as(caller.actor(), self.0.cast_ballot(&r.proposal, r.ballot)).await?;
         ok(CastBallotResponse {
             ballot: Some(ballot),
             proposal: Some(proposal),
@@ -298,6 +388,8 @@ impl ProposalService for Api {
         &self,
         request: Request<ListBallotsRequest>,
     ) -> Reply<ListBallotsResponse> {
+        self.enter(&request, "accord.v1.ProposalService/ListBallots")
+            .await?;
         let r = request.into_inner();
         let id = proposal_id("proposal", &r.proposal)?;
         let page = page(r.page_size, &r.page_token, 100)?;
@@ -322,8 +414,13 @@ impl ProposalService for Api {
         &self,
         request: Request<WithdrawProposalRequest>,
     ) -> Reply<WithdrawProposalResponse> {
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/WithdrawProposal")
+            .await?;
         let r = request.into_inner();
-        let proposal = self.0.withdraw(&r.name, &r.requester).await?;
+        limits::text("requester", &r.requester, limits::MAX_NAME)?;
+        let requester = caller.act_for("requester", &r.requester)?;
+        let proposal = acting_as(caller.actor(), self.0.withdraw(&r.name, &requester)).await?;
         ok(WithdrawProposalResponse {
             proposal: Some(proposal),
         })
@@ -333,7 +430,11 @@ impl ProposalService for Api {
         &self,
         request: Request<CloseProposalRequest>,
     ) -> Reply<CloseProposalResponse> {
-        let proposal = self.0.close_now(&request.into_inner().name).await?;
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/CloseProposal")
+            .await?;
+        let name = request.into_inner().name;
+        let proposal = acting_as(caller.actor(), self.0.close_now(&name)).await?;
         ok(CloseProposalResponse {
             proposal: Some(proposal),
         })
@@ -343,14 +444,36 @@ impl ProposalService for Api {
         &self,
         request: Request<EvaluateProposalRequest>,
     ) -> Reply<EvaluateProposalResponse> {
-        ok(self.0.evaluate(request.into_inner()).await?)
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/EvaluateProposal")
+            .await?;
+        let r = request.into_inner();
+        limits::evaluation(&r)?;
+        let calls = if r.policies.is_empty() {
+            self.0.policies.healthy_ids().len()
+        } else {
+            r.policies.len()
+        };
+        let _admitted = self.0.evaluations.admit(&caller.actor(), calls).await?;
+        ok(self.0.evaluate(r).await?)
     }
 
     async fn evaluate_batch(
         &self,
         request: Request<EvaluateBatchRequest>,
     ) -> Reply<EvaluateBatchResponse> {
-        let results = self.0.evaluate_batch(request.into_inner()).await?;
+        let caller = self
+            .enter(&request, "accord.v1.ProposalService/EvaluateBatch")
+            .await?;
+        let r = request.into_inner();
+        limits::evaluation_batch(&r)?;
+        // A batch runs several items at once: it takes as many slots as the widest evaluation.
+        let _admitted = self
+            .0
+            .evaluations
+            .admit(&caller.actor(), limits::MAX_EVALUATION_POLICIES)
+            .await?;
+        let results = self.0.evaluate_batch(r).await?;
         ok(EvaluateBatchResponse { results })
     }
 
@@ -360,6 +483,8 @@ impl ProposalService for Api {
         &self,
         request: Request<WatchProposalRequest>,
     ) -> Reply<Self::WatchProposalStream> {
+        self.enter(&request, "accord.v1.ProposalService/WatchProposal")
+            .await?;
         let name = request.into_inner().name;
         let id = proposal_id("name", &name)?.to_string();
         // Subscribe before reading the snapshot, so that no event falls between the two.
@@ -423,6 +548,8 @@ impl PolicyService for Api {
         &self,
         request: Request<ListPoliciesRequest>,
     ) -> Reply<ListPoliciesResponse> {
+        self.enter(&request, "accord.v1.PolicyService/ListPolicies")
+            .await?;
         let r = request.into_inner();
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
         let all = self.0.policies.list();
@@ -458,6 +585,8 @@ impl PolicyService for Api {
     }
 
     async fn get_policy(&self, request: Request<GetPolicyRequest>) -> Reply<GetPolicyResponse> {
+        self.enter(&request, "accord.v1.PolicyService/GetPolicy")
+            .await?;
         let name = request.into_inner().name;
         let id = self.policy_id("name", &name)?;
         let policy = self.0.policies.get_any(id)?;
@@ -467,11 +596,15 @@ impl PolicyService for Api {
     }
 
     async fn load_policy(&self, request: Request<LoadPolicyRequest>) -> Reply<LoadPolicyResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.PolicyService/LoadPolicy")
+            .await?;
         let r = request.into_inner();
+        limits::text("file_name", &r.file_name, limits::MAX_NAME)?;
         let isolation = isolation("isolation", r.isolation)?;
         let policy = self.0.policies.load(&r.file_name, isolation).await?;
         self.0.policy_changed("load", &policy).await?;
+        self.audit_policy(&caller, "policy_loaded", &policy).await;
         let is_default = self.0.policies.is_default(policy.id());
         ok(LoadPolicyResponse {
             policy: Some(policy.to_proto(is_default)),
@@ -482,11 +615,15 @@ impl PolicyService for Api {
         &self,
         request: Request<ReplacePolicyRequest>,
     ) -> Reply<ReplacePolicyResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.PolicyService/ReplacePolicy")
+            .await?;
         let r = request.into_inner();
         let id = self.policy_id("name", &r.name)?;
+        limits::text("file_name", &r.file_name, limits::MAX_NAME)?;
         let isolation = isolation("isolation", r.isolation)?;
         let (policy, previous) = self.0.policies.replace(id, &r.file_name, isolation).await?;
+        self.audit_policy(&caller, "policy_replaced", &policy).await;
         self.0.policy_changed("replace", &policy).await?;
         ok(ReplacePolicyResponse {
             policy: Some(policy.to_proto(self.0.policies.is_default(id))),
@@ -498,10 +635,13 @@ impl PolicyService for Api {
         &self,
         request: Request<DisablePolicyRequest>,
     ) -> Reply<DisablePolicyResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.PolicyService/DisablePolicy")
+            .await?;
         let name = request.into_inner().name;
         let id = self.policy_id("name", &name)?;
         let policy = self.0.policies.disable(id).await?;
+        self.audit_policy(&caller, "policy_disabled", &policy).await;
         self.0.policy_changed("disable", &policy).await?;
         ok(DisablePolicyResponse {
             policy: Some(policy.to_proto(self.0.policies.is_default(id))),
@@ -512,15 +652,18 @@ impl PolicyService for Api {
         &self,
         request: Request<SetDefaultPolicyRequest>,
     ) -> Reply<SetDefaultPolicyResponse> {
-        self.operator(&request)?;
+        let caller = self
+            .enter(&request, "accord.v1.PolicyService/SetDefaultPolicy")
+            .await?;
         let name = request.into_inner().name;
         let id = self.policy_id("name", &name)?;
         let policy = self.0.policies.set_default(id).await?;
-        self.0
-            .store
-            .set_setting("default_policy", id)
-            .await
-            .map_err(DomainError::from)?;
+        acting_as(
+            caller.actor(),
+            self.0.store.set_setting("default_policy", id),
+        )
+        .await
+        .map_err(DomainError::from)?;
         self.0.policy_changed("default", &policy).await?;
         ok(SetDefaultPolicyResponse {
             policy: Some(policy.to_proto(true)),

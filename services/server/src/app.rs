@@ -6,12 +6,15 @@ use std::sync::Arc;
 use accord_store::{PageRequest, Store};
 use tokio::sync::Notify;
 
+use crate::auth::Authenticator;
 use crate::cache::{MemberCache, ProposalCache};
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
+use crate::limits::EvaluationLimiter;
 use crate::policies::PolicyRegistry;
 use crate::settler::Settlers;
+use crate::signatures::BallotKeys;
 
 /// Default and maximum page sizes of List calls.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -41,6 +44,14 @@ pub struct App {
     pub members: MemberCache,
     /// Open proposals, for the ballot path.
     pub proposals: ProposalCache,
+    /// Who the caller is and what it may do (`auth.rs`).
+    pub auth: Authenticator,
+    /// Admission of evaluations (`limits.rs`).
+    pub evaluations: EvaluationLimiter,
+    /// Members' ballot-signing keys (`signatures.rs`).
+    pub ballot_keys: BallotKeys,
+    /// Set at start when the audit log does not verify: why the server serves no writes.
+    pub read_only: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -53,10 +64,18 @@ impl App {
             deadlines_changed: Notify::new(),
             policies_changed: Notify::new(),
             shutting_down: tokio::sync::watch::Sender::new(false),
-            config,
+            config: config.clone(),
             settlers: Settlers::default(),
             members: MemberCache::default(),
             proposals: ProposalCache::default(),
+            auth: Authenticator::new(
+                config.operator_token.as_deref(),
+                !config.authenticates(),
+                config.auth_backoff_max,
+            ),
+            evaluations: EvaluationLimiter::default(),
+            ballot_keys: BallotKeys::default(),
+            read_only: std::sync::OnceLock::new(),
         })
     }
 }
@@ -73,6 +92,7 @@ pub fn page(page_size: i32, page_token: &str, default: usize) -> DomainResult<Pa
         0 => default,
         n => n.min(MAX_PAGE_SIZE),
     };
+    crate::limits::text("page_token", page_token, crate::limits::MAX_TITLE)?;
     Ok(PageRequest {
         size,
         token: page_token.to_string(),
@@ -81,6 +101,7 @@ pub fn page(page_size: i32, page_token: &str, default: usize) -> DomainResult<Pa
 
 /// The id in a resource name `"{collection}/{id}"`, or INVALID_ARGUMENT naming `field`.
 pub fn parse_name<'a>(field: &str, collection: &str, name: &'a str) -> DomainResult<&'a str> {
+    crate::limits::text(field, name, crate::limits::MAX_NAME)?;
     accord_proto::names::parse(collection, name).ok_or_else(|| {
         DomainError::invalid(
             field,

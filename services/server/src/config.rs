@@ -100,16 +100,42 @@ pub struct Flags {
     /// [default: 2000]. The bound on how long such a change takes to reach every replica.
     #[arg(long, env = "ACCORD_POLICY_POLL_MS")]
     pub policy_poll_ms: Option<u64>,
-    /// Token that operator calls (create/update members, partners, missions; load, replace,
-    /// disable policies; set the default) must present as `authorization: Bearer <token>`.
-    /// Unset: operator calls are open (for local use).
-    #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
-    pub operator_token: Option<String>,
     /// Address the web interface (the chamber in a browser) listens on, e.g. 127.0.0.1:8080
     /// [default: off]. Until delegations have credentials anyone who reaches it may vote as any
     /// delegation: keep it on loopback or behind an authenticating proxy.
     #[arg(long, env = "ACCORD_WEB_LISTEN")]
     pub web_listen: Option<SocketAddr>,
+    /// Token that operators present as `authorization: Bearer <token>` (at least 32
+    /// characters). Prefer `--operator-token-file` or the environment to a flag: a flag shows in
+    /// the process list. With no operator token and no client CA, authentication is off, which
+    /// the server allows only on a loopback address or with `--insecure-no-auth`.
+    #[arg(long, env = "ACCORD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// File holding the operator token (first line; surrounding whitespace ignored).
+    #[arg(long, env = "ACCORD_OPERATOR_TOKEN_FILE")]
+    pub operator_token_file: Option<PathBuf>,
+    /// Serve without authentication on a non-loopback address (everyone may do everything).
+    /// Logged as a warning at start. Never in production.
+    #[arg(long, env = "ACCORD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// PEM certificate chain of the server: turns TLS on (with --tls-key).
+    #[arg(long, env = "ACCORD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the server.
+    #[arg(long, env = "ACCORD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate that client certificates must chain to: turns client certificates
+    /// (mTLS) on. A client certificate's common name is `operator`, `observer` or a member code.
+    #[arg(long, env = "ACCORD_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// SHA-256 values (lower-case hex) of the only policy libraries that may be loaded,
+    /// comma-separated; unset means any library.
+    #[arg(long, env = "ACCORD_PLUGIN_PINS", value_delimiter = ',')]
+    pub plugin_pins: Option<Vec<String>>,
+    /// Longest delay imposed on a client after repeated failed credentials, in milliseconds
+    /// [default: 2000].
+    #[arg(long, env = "ACCORD_AUTH_BACKOFF_MAX_MS")]
+    pub auth_backoff_max_ms: Option<u64>,
 }
 
 /// One-shot tasks of `accord-server` (without one it serves).
@@ -148,6 +174,13 @@ struct FileConfig {
     operator_token: Option<String>,
     policy_poll_ms: Option<u64>,
     web_listen: Option<SocketAddr>,
+    operator_token_file: Option<PathBuf>,
+    insecure_no_auth: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    plugin_pins: Option<Vec<String>>,
+    auth_backoff_max_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -181,12 +214,22 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Grace period at shutdown.
     pub shutdown_grace: Duration,
-    /// Operator token, if operator calls are protected.
+    /// Operator token, if one is configured.
     pub operator_token: Option<String>,
     /// How often a replica polls for other replicas' policy changes.
     pub policy_poll: Duration,
     /// Address of the web interface, if it is served.
     pub web_listen: Option<SocketAddr>,
+    /// Serve without authentication even off loopback.
+    pub insecure_no_auth: bool,
+    /// TLS certificate chain and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// CA of client certificates (mTLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// The only library SHA-256 values that may be loaded (empty: any).
+    pub plugin_pins: Vec<String>,
+    /// Longest back-off after failed credentials.
+    pub auth_backoff_max: Duration,
 }
 
 impl Default for Config {
@@ -209,6 +252,11 @@ impl Default for Config {
             operator_token: None,
             policy_poll: Duration::from_millis(2000),
             web_listen: None,
+            insecure_no_auth: false,
+            tls: None,
+            tls_client_ca: None,
+            plugin_pins: Vec::new(),
+            auth_backoff_max: Duration::from_millis(2000),
         }
     }
 }
@@ -222,6 +270,34 @@ pub fn default_plugin_dir() -> PathBuf {
 }
 
 impl Config {
+    /// Whether callers must present credentials (an operator token or a client CA is
+    /// configured).
+    pub fn authenticates(&self) -> bool {
+        self.operator_token.is_some() || self.tls_client_ca.is_some()
+    }
+
+    /// Refuses to serve without authentication off loopback unless `insecure_no_auth`.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        if !self.authenticates() && !self.listen.ip().is_loopback() && !self.insecure_no_auth {
+            return Err(format!(
+                "refusing to serve {} without authentication: configure an operator token \
+                 (--operator-token-file) or client certificates (--tls-client-ca), or say \
+                 --insecure-no-auth",
+                self.listen
+            ));
+        }
+        if let Some(web) = self.web_listen {
+            if !self.authenticates() && !web.ip().is_loopback() && !self.insecure_no_auth {
+                return Err(format!(
+                    "refusing to serve the web interface on {web} without authentication: \
+                     configure an operator token (--operator-token-file), or say \
+                     --insecure-no-auth"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Resolves defaults → file → environment → flags.
     pub fn load(flags: Flags) -> Result<Self, String> {
         let file = match &flags.config {
@@ -271,6 +347,53 @@ impl Config {
             config.policy_poll = Duration::from_millis(ms);
         }
         config.web_listen = flags.web_listen.or(file.web_listen);
+        if let Some(path) = flags.operator_token_file.or(file.operator_token_file) {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read operator token file {}: {e}", path.display()))?;
+            config.operator_token = Some(text.lines().next().unwrap_or("").trim().to_string());
+        }
+        if let Some(token) = &config.operator_token {
+            if token.len() < crate::limits::MIN_TOKEN_LEN {
+                return Err(format!(
+                    "the operator token must be at least {} characters (an empty one is never accepted)",
+                    crate::limits::MIN_TOKEN_LEN
+                ));
+            }
+        }
+        config.insecure_no_auth = flags.insecure_no_auth || file.insecure_no_auth.unwrap_or(false);
+        match (
+            flags.tls_cert.or(file.tls_cert),
+            flags.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => config.tls = Some((cert, key)),
+            (None, None) => {}
+            _ => return Err("tls_cert and tls_key go together".to_string()),
+        }
+        config.tls_client_ca = flags.tls_client_ca.or(file.tls_client_ca);
+        if config.tls_client_ca.is_some() && config.tls.is_none() {
+            return Err("tls_client_ca needs tls_cert and tls_key".to_string());
+        }
+        config.plugin_pins = flags
+            .plugin_pins
+            .or(file.plugin_pins)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|pin| pin.trim().to_ascii_lowercase())
+            .filter(|pin| !pin.is_empty())
+            .collect();
+        if let Some(bad) = config
+            .plugin_pins
+            .iter()
+            .find(|pin| pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            let shown: String = bad.chars().take(80).collect();
+            return Err(format!(
+                "plugin pin `{shown}` is not a SHA-256 (64 hex digits)"
+            ));
+        }
+        if let Some(ms) = flags.auth_backoff_max_ms.or(file.auth_backoff_max_ms) {
+            config.auth_backoff_max = Duration::from_millis(ms);
+        }
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }

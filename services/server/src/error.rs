@@ -117,6 +117,23 @@ pub enum DomainError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The caller presented no credential, or one that is not valid (unknown, expired, revoked,
+    /// too short, empty).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A field is over its cap (`limits.rs`); the message never holds the value itself.
+    #[error("{field} is too large: {size} (at most {max})")]
+    TooLarge {
+        /// The field.
+        field: String,
+        /// Its size (bytes, items or value).
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A cost or concurrency limit was reached (evaluations in flight).
+    #[error("{0}")]
+    Exhausted(String),
     /// A concurrent change won a race (a ballot arrived while the proposal was being closed);
     /// the operation can be retried.
     #[error("{0}")]
@@ -127,6 +144,28 @@ pub enum DomainError {
 pub type DomainResult<T> = Result<T, DomainError>;
 
 impl DomainError {
+    /// The same error about one item of a list: its field (or name) is prefixed with `item`
+    /// (e.g. `evaluations[3]`), so that the caller knows which item failed.
+    pub fn in_item(self, item: &str) -> Self {
+        match self {
+            Self::Invalid { field, reason } => Self::Invalid {
+                field: format!("{item}.{field}"),
+                reason,
+            },
+            Self::TooLarge { field, size, max } => Self::TooLarge {
+                field: format!("{item}.{field}"),
+                size,
+                max,
+            },
+            Self::NotFound { kind, name } => Self::NotFound {
+                kind,
+                name: format!("{name} ({item})"),
+            },
+            Self::Precondition(message) => Self::Precondition(format!("{item}: {message}")),
+            other => other,
+        }
+    }
+
     /// An [`DomainError::Invalid`] error.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -164,6 +203,8 @@ impl DomainError {
             Self::AlreadyExists { .. } => Code::AlreadyExists,
             Self::Precondition(_) => Code::FailedPrecondition,
             Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::TooLarge { .. } | Self::Exhausted(_) => Code::ResourceExhausted,
             Self::PolicyUnavailable { .. } | Self::Storage(_) | Self::ShuttingDown => {
                 Code::Unavailable
             }
@@ -192,7 +233,7 @@ impl From<DomainError> for Status {
             }
             _ => error.to_string(),
         };
-        Status::new(error.code(), message)
+        Status::new(error.code(), bounded(message))
     }
 }
 
@@ -219,6 +260,24 @@ impl From<StoreError> for DomainError {
             stale @ StoreError::Stale { .. } => Self::Conflict(format!("{stale}; try again")),
         }
     }
+}
+
+/// Longest error message a client is sent (bytes).
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
+/// A message cut to [`MAX_ERROR_MESSAGE`] bytes (at a character boundary), so that no error
+/// echoes unbounded input whatever put it there.
+pub fn bounded(mut message: String) -> String {
+    let max = MAX_ERROR_MESSAGE;
+    if message.len() > max {
+        let mut end = max;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 fn plural(kind: &str) -> &str {

@@ -11,12 +11,17 @@
 //! - [`deadlines`]: closes proposals at their deadline. [`events`]: watch streams.
 //! - [`replicas`]: several servers on one PostgreSQL database — cache coherence, watch events
 //!   from other replicas, policy propagation, readiness.
-//! - [`api`]: the gRPC adapters. [`error`]: the one mapping from domain errors to gRPC codes.
+//! - [`api`], [`api_trust`]: the gRPC adapters. [`error`]: the one mapping from domain errors to
+//!   gRPC codes.
+//! - Trust: [`auth`] (who the caller is; the one role table), [`limits`] (the one module of
+//!   caps), [`signatures`] (ballot keys and signed ballots); the audit chain is in the store.
 #![forbid(unsafe_code)]
 
 pub mod alliance;
 pub mod api;
+pub mod api_trust;
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod deadlines;
@@ -24,16 +29,20 @@ pub mod error;
 pub mod events;
 pub mod forecasts;
 pub mod isolated;
+pub mod limits;
 pub mod policies;
 pub mod proposals;
 pub mod replicas;
 pub mod settler;
+pub mod signatures;
 pub mod telemetry;
 pub mod time;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use accord_proto::v1::audit_service_server::AuditServiceServer;
+use accord_proto::v1::delegation_service_server::DelegationServiceServer;
 use accord_proto::v1::member_service_server::MemberServiceServer;
 use accord_proto::v1::mission_service_server::MissionServiceServer;
 use accord_proto::v1::partner_service_server::PartnerServiceServer;
@@ -71,7 +80,8 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 cpu_seconds: config.runner_cpu_seconds,
                 threads: config.runner_threads,
             },
-        });
+        })
+        .with_pins(config.plugin_pins.clone());
     registry.load_startup(&config.plugins).await;
     let default = match store.get_setting("default_policy").await? {
         Some(id) => id,
@@ -84,23 +94,177 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
     let app = App::new(store, registry, config);
     // A replica joining others serves what they serve: apply the recorded policy changes.
     replicas::sync_policies(&app).await;
+    trust_at_start(&app).await?;
     Ok(app)
 }
 
-/// The connections `listener` accepts, with Nagle's algorithm off. tonic sets `TCP_NODELAY` only
-/// on connections it accepts itself; without it a response written in more than one piece (headers,
-/// message, trailers) can wait for the client's delayed ACK, some 40 ms on Linux.
+/// Checks the audit chain (a tampered store serves no writes, and says why), loads issued
+/// tokens and ballot keys, and warns when authentication is off.
+async fn trust_at_start(app: &App) -> Result<(), StartError> {
+    match app.store.verify_audit().await? {
+        Ok(report) => info!(
+            entries = report.entries,
+            signatures = report.signatures,
+            head = %report.head_hash,
+            "the audit log verifies"
+        ),
+        Err(broken) => {
+            let why =
+                format!("the audit log does not verify ({broken}); run `accord audit verify`");
+            tracing::error!(%why, "tampered store: serving reads only");
+            let _ = app.read_only.set(why);
+        }
+    }
+    app.auth.set_tokens(app.store.tokens().await?);
+    for key in app.store.ballot_keys().await? {
+        match signatures::parse_public_key("public_key", &key.public_key) {
+            Ok(parsed) => app.ballot_keys.set(&key.member, parsed),
+            Err(e) => warn!(member = %key.member, error = %e, "ignoring a stored ballot key"),
+        }
+    }
+    if app.auth.is_open() {
+        warn!(
+            listen = %app.config.listen,
+            "authentication is OFF: every caller may do everything (configure an operator token or client certificates)"
+        );
+    }
+    Ok(())
+}
+
+/// The connections `listener` accepts, with Nagle's algorithm off, at most
+/// [`limits::MAX_CONNECTIONS`] at once (past the cap, accepting waits until one closes). tonic
+/// sets `TCP_NODELAY` only on connections it accepts itself; without it a response written in
+/// more than one piece (headers, message, trailers) can wait for the client's delayed ACK, some
+/// 40 ms on Linux.
 fn incoming(
     listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|connection| {
-        if let Ok(stream) = &connection {
+) -> impl tokio_stream::Stream<Item = std::io::Result<Connection>> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits::MAX_CONNECTIONS));
+    TcpListenerStream::new(listener).then(move |connection| {
+        let slots = slots.clone();
+        async move {
+            let stream = connection?;
             if let Err(e) = stream.set_nodelay(true) {
                 warn!(error = %e, "could not turn Nagle's algorithm off on a connection");
             }
+            let slot = slots.acquire_owned().await.map_err(std::io::Error::other)?;
+            Ok(Connection {
+                stream,
+                _slot: slot,
+            })
         }
-        connection
     })
+}
+
+/// An accepted connection holding its place under the connection cap until it closes.
+pub struct Connection {
+    stream: tokio::net::TcpStream,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tonic::transport::server::Connected for Connection {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for Connection {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Connection {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// A service with the request and response size caps of [`limits`].
+fn limited<S>(service: S) -> S::Limited
+where
+    S: Limit,
+{
+    service.limited()
+}
+
+/// Services whose message sizes are capped.
+trait Limit {
+    type Limited;
+    fn limited(self) -> Self::Limited;
+}
+
+macro_rules! limit {
+    ($($server:ident),*) => {$(
+        impl Limit for $server<Api> {
+            type Limited = $server<Api>;
+            fn limited(self) -> Self::Limited {
+                self.max_decoding_message_size(limits::MAX_REQUEST_BYTES)
+                    .max_encoding_message_size(limits::MAX_RESPONSE_BYTES)
+            }
+        }
+    )*};
+}
+
+limit!(
+    MemberServiceServer,
+    PartnerServiceServer,
+    MissionServiceServer,
+    ProposalServiceServer,
+    PolicyServiceServer,
+    DelegationServiceServer,
+    AuditServiceServer
+);
+
+/// The server's TLS configuration (rustls), when TLS is configured: its certificate and key,
+/// and the CA client certificates must chain to (optional client certificates: a caller may
+/// present a token instead).
+fn tls_config(config: &Config) -> Result<Option<tonic::transport::ServerTlsConfig>, StartError> {
+    let Some((cert, key)) = &config.tls else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &config.tls_client_ca {
+        tls = tls
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?))
+            .client_auth_optional(true);
+    }
+    Ok(Some(tls))
 }
 
 /// Serves the accord services, gRPC health and reflection on `listener` until `shutdown`
@@ -140,15 +304,26 @@ pub async fn serve(
             signalled.notify_one();
         }
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
+        .tcp_keepalive(Some(limits::KEEPALIVE_INTERVAL))
+        .max_concurrent_streams(Some(limits::MAX_STREAMS_PER_CONNECTION))
+        .max_connection_age(limits::MAX_CONNECTION_AGE);
+    if let Some(tls) = tls_config(&app.config)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .trace_fn(|request| info_span!("rpc", method = %request.uri().path()))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(MemberServiceServer::new(api.clone()))
-        .add_service(PartnerServiceServer::new(api.clone()))
-        .add_service(MissionServiceServer::new(api.clone()))
-        .add_service(ProposalServiceServer::new(api.clone()))
-        .add_service(PolicyServiceServer::new(api))
+        .add_service(limited(MemberServiceServer::new(api.clone())))
+        .add_service(limited(PartnerServiceServer::new(api.clone())))
+        .add_service(limited(MissionServiceServer::new(api.clone())))
+        .add_service(limited(ProposalServiceServer::new(api.clone())))
+        .add_service(limited(PolicyServiceServer::new(api.clone())))
+        .add_service(limited(DelegationServiceServer::new(api.clone())))
+        .add_service(limited(AuditServiceServer::new(api)))
         .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
     let grace = app.config.shutdown_grace;
     let result = tokio::select! {
@@ -183,6 +358,8 @@ async fn set_health(reporter: &HealthReporter, not_ready: Option<&str>) {
         <MissionServiceServer<Api> as tonic::server::NamedService>::NAME,
         <ProposalServiceServer<Api> as tonic::server::NamedService>::NAME,
         <PolicyServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <DelegationServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <AuditServiceServer<Api> as tonic::server::NamedService>::NAME,
     ];
     for service in services {
         reporter.set_service_status(service, status).await;

@@ -168,6 +168,8 @@ pub struct PolicyRegistry {
     /// Why this server does not serve the policies the alliance wants (replicas: a recorded
     /// change it could not apply), if it does not.
     sync_problem: Mutex<Option<String>>,
+    /// The only library SHA-256 values that may be loaded (empty: any).
+    pins: Vec<String>,
 }
 
 impl PolicyRegistry {
@@ -180,6 +182,7 @@ impl PolicyRegistry {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             changes: tokio::sync::Mutex::new(()),
             sync_problem: Mutex::new(None),
+            pins: Vec::new(),
         }
     }
 
@@ -196,6 +199,13 @@ impl PolicyRegistry {
         } else {
             self.isolation.default
         }
+    }
+
+    /// Refuses, at start and on every load or replace, any library whose SHA-256 is not in
+    /// `pins` (unless it is empty).
+    pub fn with_pins(mut self, pins: Vec<String>) -> Self {
+        self.pins = pins;
+        self
     }
 
     /// The plugin directory.
@@ -267,9 +277,11 @@ impl PolicyRegistry {
         let isolation = isolation.unwrap_or_else(|| self.configured_isolation(file_name));
         let (backend, descriptor, identity) = match isolation {
             Isolation::InProcess => {
-                let library = tokio::task::spawn_blocking(move || PolicyLibrary::load(path))
-                    .await
-                    .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
+                let pins = self.pins.clone();
+                let library =
+                    tokio::task::spawn_blocking(move || PolicyLibrary::load_pinned(path, &pins))
+                        .await
+                        .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
                 let descriptor = library.descriptor().clone();
                 let identity = library.identity().clone();
                 (Backend::InProcess(library), descriptor, identity)
@@ -304,6 +316,12 @@ impl PolicyRegistry {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        if !self.pins.is_empty() && !self.pins.contains(&sha256) {
+            return Err(DomainError::PluginRefused(LoadError::NotPinned {
+                path,
+                sha256,
+            }));
+        }
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -415,6 +433,11 @@ impl PolicyRegistry {
     /// Makes `id` the default policy; it must be loaded and healthy.
     pub async fn set_default(&self, id: &str) -> DomainResult<Arc<LoadedPolicy>> {
         let _guard = self.changes.lock().await;
+        if self.is_disabled(id) {
+            return Err(DomainError::Precondition(format!(
+                "policy policies/{id} is disabled: it cannot be the default"
+            )));
+        }
         let policy = self.get(id)?;
         self.publish(|s| s.default = Some(id.to_string()));
         Ok(policy)
@@ -452,6 +475,12 @@ impl PolicyRegistry {
     }
 
     /// Whether `id` is the default.
+    /// Whether `id` is loaded and disabled by an operator.
+    pub fn is_disabled(&self, id: &str) -> bool {
+        self.get_any(id)
+            .is_ok_and(|p| p.health().0 == PolicyHealth::Disabled)
+    }
+
     pub fn is_default(&self, id: &str) -> bool {
         self.snapshot.load().default.as_deref() == Some(id)
     }

@@ -290,7 +290,14 @@ impl App {
             None => proposal.deadline = Some(time::plus_seconds(&now, DEFAULT_OPEN_SECONDS)),
         }
         self.validate_action(proposal.action.as_ref()).await?;
-        proposal.policy = Some(self.resolve_policy("proposal.policy", proposal.policy.take())?);
+        let policy = self.resolve_policy("proposal.policy", proposal.policy.take())?;
+        if self.policies.is_disabled(&policy.policy_id) {
+            return Err(DomainError::Precondition(format!(
+                "policy policies/{} is disabled: it cannot decide a new proposal",
+                policy.policy_id
+            )));
+        }
+        proposal.policy = Some(policy);
         proposal.procedure = if procedure == Procedure::Unspecified {
             Procedure::OpenVote
         } else {
@@ -421,6 +428,7 @@ impl App {
                 proposal.name
             )));
         }
+        self.ballot_keys.check(&proposal.name, &ballot)?;
         ballot.name = String::new();
         ballot.cast_time = Some(now);
         let stored = self.store.cast_ballot(id, &ballot).await?;
@@ -816,7 +824,7 @@ impl App {
                 .await;
         let mut prepared = Vec::with_capacity(checked.len());
         for (i, item) in checked.into_iter().enumerate() {
-            prepared.push(item.map_err(|e| in_item(e, &format!("evaluations[{i}]")))?);
+            prepared.push(item.map_err(|e| e.in_item(&format!("evaluations[{i}]")))?);
         }
         let brief = request.brief;
         let results: Vec<DomainResult<EvaluateProposalResponse>> = futures::stream::iter(prepared)
@@ -993,24 +1001,6 @@ struct PreparedEvaluation {
     base: DecisionRequest,
     asked: Vec<PolicyRef>,
     zone: Option<accord_proto::v1::ZoneOfAgreementRequest>,
-}
-
-/// `error`, with the batch item it came from in its field or message.
-fn in_item(error: DomainError, item: &str) -> DomainError {
-    match error {
-        DomainError::Invalid { field, reason } => DomainError::Invalid {
-            field: format!("{item}.{field}"),
-            reason,
-        },
-        DomainError::NotFound { kind, name } => DomainError::NotFound {
-            kind,
-            name: format!("{name} ({item})"),
-        },
-        DomainError::Precondition(message) => {
-            DomainError::Precondition(format!("{item}: {message}"))
-        }
-        other => other,
-    }
 }
 
 /// A proposal state in words.

@@ -7,6 +7,20 @@ use chrono::{Datelike, NaiveDate};
 use prost_types::Timestamp;
 
 /// Now, as a protobuf timestamp.
+/// Now, in Unix milliseconds.
+pub fn now_millis() -> i64 {
+    let now = now();
+    now.seconds * 1000 + i64::from(now.nanos) / 1_000_000
+}
+
+/// Unix milliseconds as a timestamp.
+pub fn from_millis(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
 pub fn now() -> Timestamp {
     Timestamp::from(SystemTime::now())
 }

@@ -626,20 +626,25 @@ async fn failed_preconditions_on_closed_proposals_and_terminated_missions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_denied_for_a_non_sponsor_and_for_operator_calls_without_the_token() {
-    let server = TestServer::start(Options {
-        operator_token: Some("s3cret-token".into()),
-        ..Options::default()
-    })
-    .await;
+    let server = TestServer::start(Options::secured()).await;
 
-    // Anyone may propose and vote; only the sponsor may withdraw.
-    let created = create(
-        &server,
-        proposal("Shrink KFOR", resize_kfor(3000), "unanimity"),
-    )
-    .await;
+    // A delegation proposes for its own member; only the sponsor may withdraw.
+    let created = server
+        .as_member("USA")
+        .await
+        .proposals
+        .create_proposal(CreateProposalRequest {
+            proposal: Some(proposal("Shrink KFOR", resize_kfor(3000), "unanimity")),
+        })
+        .await
+        .expect("USA's delegation proposes")
+        .into_inner()
+        .proposal
+        .unwrap();
     let r = server
-        .proposals()
+        .as_member("FRA")
+        .await
+        .proposals
         .withdraw_proposal(WithdrawProposalRequest {
             name: created.name.clone(),
             requester: member("FRA"),
@@ -655,7 +660,8 @@ async fn permission_denied_for_a_non_sponsor_and_for_operator_calls_without_the_
         ProposalState::Open as i32
     );
 
-    // Operator calls need the token.
+    // Operator calls need the operator's credential: none or a wrong one is UNAUTHENTICATED,
+    // a delegation's is PERMISSION_DENIED.
     let new_member = || CreateMemberRequest {
         member: Some(Member {
             code: "IRL".into(),
@@ -666,30 +672,34 @@ async fn permission_denied_for_a_non_sponsor_and_for_operator_calls_without_the_
             ..Default::default()
         }),
     };
-    let r = server.members().create_member(new_member()).await;
-    assert_status(r, Code::PermissionDenied, &["operator", "authorization"]);
-    let mut wrong = tonic::Request::new(new_member());
-    wrong
-        .metadata_mut()
-        .insert("authorization", "Bearer guess".parse().unwrap());
-    let r = server.members().create_member(wrong).await;
+    let anonymous = server.clients(None);
+    let r = anonymous.members.clone().create_member(new_member()).await;
+    assert_status(r, Code::Unauthenticated, &["authorization"]);
+    let guess = server.clients(Some("guess-guess-guess-guess-guess-guess-guess"));
+    let r = guess.members.clone().create_member(new_member()).await;
+    assert_status(r, Code::Unauthenticated, &["not valid"]);
+    let deu = server.as_member("DEU").await;
+    let r = deu.members.clone().create_member(new_member()).await;
     assert_status(r, Code::PermissionDenied, &["operator"]);
-    let r = server
-        .policies()
+    let r = deu
+        .policies
+        .clone()
         .disable_policy(DisablePolicyRequest {
             name: "policies/unanimity".into(),
         })
         .await;
     assert_status(r, Code::PermissionDenied, &["operator"]);
-    let r = server
-        .policies()
+    let r = deu
+        .policies
+        .clone()
         .set_default_policy(SetDefaultPolicyRequest {
             name: "policies/weighted".into(),
         })
         .await;
     assert_status(r, Code::PermissionDenied, &["operator"]);
-    let r = server
-        .missions()
+    let r = deu
+        .missions
+        .clone()
         .update_mission(UpdateMissionRequest {
             mission: Some(Mission {
                 name: "missions/KFOR".into(),
@@ -708,10 +718,10 @@ async fn permission_denied_for_a_non_sponsor_and_for_operator_calls_without_the_
     assert_eq!(unanimity.health, PolicyHealth::Healthy as i32);
     assert!(unanimity.is_default);
 
-    // With the token the same call works.
+    // With the operator token the same call works.
     let created_member = server
         .members()
-        .create_member(server.operator(new_member()))
+        .create_member(new_member())
         .await
         .expect("with the operator token")
         .into_inner()

@@ -14,7 +14,6 @@ use accord_test_support::grpc::*;
 use accord_test_support::*;
 use tokio::sync::Mutex;
 use tonic::Code;
-use tonic::transport::Channel;
 
 fn evaluate_request(title: &str, policy_ref: PolicyRef) -> EvaluateProposalRequest {
     let mut p = proposal(title, motion(title), "");
@@ -29,7 +28,7 @@ fn evaluate_request(title: &str, policy_ref: PolicyRef) -> EvaluateProposalReque
 
 /// The decision of one policy, or the status its evaluation failed with.
 async fn evaluate_one(
-    client: &mut ProposalServiceClient<Channel>,
+    client: &mut ProposalServiceClient<Authed>,
     title: &str,
     policy_ref: PolicyRef,
 ) -> Result<Decision, tonic::Status> {

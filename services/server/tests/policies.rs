@@ -11,7 +11,6 @@ use accord_proto::v1::*;
 use accord_test_support::grpc::*;
 use accord_test_support::*;
 use tonic::Code;
-use tonic::transport::Channel;
 
 fn hypothetical(title: &str) -> Proposal {
     let mut p = proposal(title, motion(title), "");
@@ -31,7 +30,7 @@ fn evaluate_request(title: &str, policies: &[PolicyRef]) -> EvaluateProposalRequ
 }
 
 async fn evaluate_one(
-    client: &mut ProposalServiceClient<Channel>,
+    client: &mut ProposalServiceClient<Authed>,
     title: &str,
     policy_ref: PolicyRef,
 ) -> Result<Decision, tonic::Status> {
@@ -97,7 +96,7 @@ async fn replacing_a_policy_under_concurrent_load_fails_no_request() {
         let channel = server.channel();
         let motion = motion.name.clone();
         tasks.push(tokio::spawn(async move {
-            let mut proposals = ProposalServiceClient::new(channel.clone());
+            let mut proposals = Clients::new(channel.clone(), None).proposals;
             let mut members =
                 accord_proto::v1::member_service_client::MemberServiceClient::new(channel);
             let mut round = 0usize;
@@ -501,7 +500,8 @@ async fn a_disabled_policy_is_unavailable_until_loaded_again() {
             name: "policies/weighted".into(),
         })
         .await;
-    assert_status(result, Code::Unavailable, &["weighted", "disabled"]);
+    // A disabled policy cannot be the default (issue 9: FAILED_PRECONDITION).
+    assert_status(result, Code::FailedPrecondition, &["weighted", "disabled"]);
     assert!(get_policy(&server, "unanimity").await.is_default);
 
     server

@@ -6,14 +6,14 @@
 //! and appends it, in the same transaction as the write it records. The kinds, subjects and
 //! details are read by people and tools, so they do not change.
 
-use accord_proto::names;
 use accord_proto::v1::{Ballot, Choice, Decision, Proposal, ProposalKind, ProposalState};
+use accord_proto::{canonical, names};
 
 use crate::records::{Record, Write, state_in_words};
 
 /// An audit entry to append (the backend stamps it with the time and a sequence).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     /// "ballot", "decision", "member_created", "effect", ...
     pub(crate) kind: String,
     /// The resource it is about ("proposals/3", "missions/KFOR").
@@ -89,11 +89,15 @@ impl Entry {
 
     /// A ballot was cast on proposal `proposal_id` (`ballot` has its name).
     pub(crate) fn ballot(proposal_id: i64, ballot: &Ballot) -> Self {
-        Entry::new(
-            "ballot",
-            names::name(names::PROPOSALS, &proposal_id.to_string()),
-            ballot_audit_detail(ballot),
-        )
+        let proposal = names::name(names::PROPOSALS, &proposal_id.to_string());
+        let detail = ballot_audit_detail(&proposal, ballot);
+        Entry::new("ballot", proposal, detail)
+    }
+
+    /// Any other event the server records (an issued or revoked token, a registered ballot
+    /// key, a policy loaded, replaced or disabled, a refused credential).
+    pub fn event(kind: &str, subject: &str, detail: String) -> Self {
+        Entry::new(kind, subject, detail)
     }
 
     /// A proposal closed in `state`: decided by `decision`, or without one (withdrawn, expired).
@@ -122,6 +126,28 @@ impl Entry {
         }
     }
 
+    /// A token was issued or revoked (`kind`); never the secret, only who it is for.
+    pub(crate) fn token(kind: &str, token: &crate::TokenRecord) -> Self {
+        let detail = Json::new()
+            .int("role", i64::from(token.role))
+            .str("member", &token.member)
+            .str("label", &token.label)
+            .int("expire_time_ms", token.expire_time_ms)
+            .finish();
+        Entry::new(kind, format!("tokens/{}", token.id), detail)
+    }
+
+    /// A member registered a ballot key (the key is in the detail, so that the log alone is
+    /// enough to re-check later ballots).
+    pub(crate) fn ballot_key(key: &crate::BallotKeyRecord) -> Self {
+        let member = names::name(names::MEMBERS, &key.member);
+        let detail = Json::new()
+            .str("member", &member)
+            .str("public_key", &hex::encode(&key.public_key))
+            .finish();
+        Entry::new("ballot_key_registered", member, detail)
+    }
+
     /// A setting was persisted.
     pub(crate) fn setting(key: &str, value: &str) -> Self {
         let detail = Json::new().str("key", key).str("value", value).finish();
@@ -134,8 +160,10 @@ pub(crate) fn record_detail(id: &str) -> String {
     Json::new().str("id", id).finish()
 }
 
-/// The audit detail of a ballot.
-pub(crate) fn ballot_audit_detail(ballot: &Ballot) -> String {
+/// The audit detail of a ballot on `proposal`: what people read (member, choice, salience,
+/// reason) and everything its canonical encoding covers (`accord_proto::canonical`), with the
+/// signature, so that the audit log alone is enough to re-check it.
+pub(crate) fn ballot_audit_detail(proposal: &str, ballot: &Ballot) -> String {
     let mut detail = Json::new()
         .str("ballot", &ballot.name)
         .str("member", &ballot.member)
@@ -146,7 +174,17 @@ pub(crate) fn ballot_audit_detail(ballot: &Ballot) -> String {
     if let Some(salience) = ballot.salience {
         detail = detail.num("salience", salience);
     }
-    detail.str("reason", &ballot.reason).finish()
+    let parts = canonical::BallotParts::of(ballot);
+    let bytes = canonical::ballot_from_parts(proposal, &parts);
+    detail
+        .str("reason", &ballot.reason)
+        .str("canonical_choice", &parts.choice)
+        .str("position", &parts.position)
+        .str("salience_bits", &parts.salience)
+        .str("nonce", &parts.nonce)
+        .str("signature", &hex::encode(&ballot.signature))
+        .str("canonical_sha256", &canonical::sha256_hex(&bytes))
+        .finish()
 }
 
 /// The audit detail of a decision.
@@ -159,7 +197,8 @@ pub(crate) fn decision_detail(state: &str, decision: &Decision) -> String {
     if let Some(policy) = &decision.policy {
         json = json
             .str("policy", &policy.policy_id)
-            .str("policy_version", &policy.version);
+            .str("policy_version", &policy.version)
+            .str("policy_sha256", &policy.library_sha256);
     }
     json.strs("blockers", &decision.blockers)
         .strs("pivotal_members", &decision.pivotal_members)
@@ -167,10 +206,16 @@ pub(crate) fn decision_detail(state: &str, decision: &Decision) -> String {
 }
 
 /// A small JSON object writer for audit details (flat objects of strings, numbers and lists).
-pub(crate) struct Json(String);
+pub struct Json(String);
+
+impl Default for Json {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Json {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Json(String::from("{"))
     }
 
@@ -183,19 +228,19 @@ impl Json {
         self
     }
 
-    pub(crate) fn str(self, key: &str, value: &str) -> Self {
+    pub fn str(self, key: &str, value: &str) -> Self {
         let mut json = self.key(key);
         push_json_string(&mut json.0, value);
         json
     }
 
-    pub(crate) fn int(mut self, key: &str, value: i64) -> Self {
+    pub fn int(mut self, key: &str, value: i64) -> Self {
         self = self.key(key);
         self.0.push_str(&value.to_string());
         self
     }
 
-    pub(crate) fn num(mut self, key: &str, value: f64) -> Self {
+    pub fn num(mut self, key: &str, value: f64) -> Self {
         self = self.key(key);
         if value.is_finite() {
             self.0.push_str(&value.to_string());
@@ -205,13 +250,13 @@ impl Json {
         self
     }
 
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+    pub fn bool(mut self, key: &str, value: bool) -> Self {
         self = self.key(key);
         self.0.push_str(if value { "true" } else { "false" });
         self
     }
 
-    pub(crate) fn strs(mut self, key: &str, values: &[String]) -> Self {
+    pub fn strs(mut self, key: &str, values: &[String]) -> Self {
         self = self.key(key);
         self.0.push('[');
         for (i, value) in values.iter().enumerate() {
@@ -224,7 +269,7 @@ impl Json {
         self
     }
 
-    pub(crate) fn finish(mut self) -> String {
+    pub fn finish(mut self) -> String {
         self.0.push('}');
         self.0
     }

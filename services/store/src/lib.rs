@@ -8,8 +8,11 @@
 //! written); the server validates requests before calling it.
 #![forbid(unsafe_code)]
 
+pub mod actor;
 mod audit;
+pub mod audit_chain;
 mod closing;
+pub mod credentials;
 pub mod dataset;
 mod db_errors;
 pub mod migrate;
@@ -97,6 +100,9 @@ pub struct PolicyChange {
     /// The SHA-256 of the library file, lower-case hex ("" for disable and default).
     pub sha256: String,
 }
+pub use audit::{Entry as AuditEvent, Json};
+pub use audit_chain::{ChainBroken, ChainReport, ChainedEntry};
+pub use credentials::{BallotKeyRecord, TokenRecord};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +147,10 @@ pub enum StoreError {
     /// The database failed (I/O, corruption, unavailable).
     #[error("database error: {0}")]
     Database(String),
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Database(format!("this store backend does not support {what} yet"))
 }
 
 /// Result of store operations.
@@ -392,5 +402,52 @@ pub trait Store: Send + Sync + 'static {
     async fn policy_changes(&self, after_sequence: i64) -> StoreResult<Vec<PolicyChange>> {
         let _ = after_sequence;
         Ok(Vec::new())
+    }
+
+    // --- Trust (issue 9). Default bodies keep other backends compiling until they implement
+    // them; they refuse rather than pretend.
+
+    /// Stores an issued token (its `id` is assigned and returned). Audited.
+    async fn issue_token(&self, token: &TokenRecord) -> StoreResult<TokenRecord> {
+        let _ = token;
+        Err(unsupported("issue_token"))
+    }
+    /// Marks a token revoked at `at_ms` (the first revocation stays). Audited.
+    async fn revoke_token(&self, id: i64, at_ms: i64) -> StoreResult<TokenRecord> {
+        let _ = (id, at_ms);
+        Err(unsupported("revoke_token"))
+    }
+    /// Every issued token, oldest first.
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        Ok(Vec::new())
+    }
+    /// Registers a member's ballot key (replacing its current one). Audited.
+    async fn register_ballot_key(&self, key: &BallotKeyRecord) -> StoreResult<()> {
+        let _ = key;
+        Err(unsupported("register_ballot_key"))
+    }
+    /// The current ballot key of each member that registered one, by member code.
+    async fn ballot_keys(&self) -> StoreResult<Vec<BallotKeyRecord>> {
+        Ok(Vec::new())
+    }
+    /// Appends an audit entry that records no other write (a refused credential, a policy
+    /// loaded).
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        let _ = event;
+        Err(unsupported("append_audit"))
+    }
+    /// The hash-chained audit log, from `after_sequence` (exclusive), at most `limit` entries.
+    async fn export_audit(
+        &self,
+        after_sequence: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChainedEntry>> {
+        let _ = (after_sequence, limit);
+        Err(unsupported("export_audit"))
+    }
+    /// Recomputes the whole audit chain and every ballot signature, and compares every stored
+    /// ballot with its audit entry. `Ok(Err(..))` names the first entry that does not verify.
+    async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
+        Err(unsupported("verify_audit"))
     }
 }

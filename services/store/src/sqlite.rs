@@ -16,6 +16,7 @@
 //! ([`records`](crate::records)), audit entries ([`audit`](crate::audit)) and the rules of
 //! closing a proposal ([`closing`](crate::closing)).
 
+pub mod chain;
 mod group_commit;
 mod rows;
 
@@ -48,6 +49,7 @@ use crate::{
     AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, Store, StoreError, StoreResult,
     dataset,
 };
+use crate::{AuditEvent, BallotKeyRecord, ChainBroken, ChainReport, ChainedEntry, TokenRecord};
 
 /// The schema migrations in `services/store/migrations`, compiled in.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -109,6 +111,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrating `{url}`: {e}")))?;
+        chain::seal_if_unsealed(&pool).await?;
         let token_key: String =
             sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'page_token_key'")
                 .fetch_one(&pool)
@@ -132,6 +135,26 @@ impl SqliteStore {
             },
             ballots: BallotWriter::start(writer),
         })
+    }
+
+    /// Verifies the database file at `path` without changing it (opened read-only, no
+    /// migrations): the audit chain, every ballot signature, every stored ballot against its
+    /// audit entry. For `accord audit verify --database FILE`.
+    pub async fn verify_file(
+        path: &std::path::Path,
+    ) -> StoreResult<Result<ChainReport, ChainBroken>> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .create_if_missing(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        let result = chain::verify(&pool).await;
+        pool.close().await;
+        result
     }
 
     /// The connection pool, for diagnostics and tests.
@@ -499,6 +522,106 @@ impl Store for SqliteStore {
         self.ballots.stats()
     }
 
+    async fn issue_token(&self, token: &TokenRecord) -> StoreResult<TokenRecord> {
+        let mut tx = self.rows.write_tx().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (role, member, secret_sha256, label, create_time_ms, \
+             expire_time_ms, revoke_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL) RETURNING id",
+        )
+        .bind(token.role)
+        .bind(&token.member)
+        .bind(&token.secret_sha256)
+        .bind(&token.label)
+        .bind(token.create_time_ms)
+        .bind(token.expire_time_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let stored = TokenRecord {
+            id,
+            revoke_time_ms: None,
+            ..token.clone()
+        };
+        audit(&mut tx, Entry::token("token_issued", &stored)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn revoke_token(&self, id: i64, at_ms: i64) -> StoreResult<TokenRecord> {
+        let mut tx = self.rows.write_tx().await?;
+        sqlx::query(
+            "UPDATE tokens SET revoke_time_ms = COALESCE(revoke_time_ms, ?2) WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let token = token_rows(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("token", &id.to_string()))?;
+        audit(&mut tx, Entry::token("token_revoked", &token)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(token)
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        let mut conn = self.rows.pool.acquire().await.map_err(db_err)?;
+        token_rows(&mut conn, None).await
+    }
+
+    async fn register_ballot_key(&self, key: &BallotKeyRecord) -> StoreResult<()> {
+        let mut tx = self.rows.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO ballot_keys (member, public_key, create_time_ms) VALUES (?1, ?2, ?3)",
+        )
+        .bind(&key.member)
+        .bind(&key.public_key)
+        .bind(key.create_time_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        audit(&mut tx, Entry::ballot_key(key)).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn ballot_keys(&self) -> StoreResult<Vec<BallotKeyRecord>> {
+        let rows: Vec<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT member, public_key, create_time_ms FROM ballot_keys k WHERE sequence = \
+             (SELECT MAX(sequence) FROM ballot_keys WHERE member = k.member) ORDER BY member",
+        )
+        .fetch_all(&self.rows.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(member, public_key, create_time_ms)| BallotKeyRecord {
+                member,
+                public_key,
+                create_time_ms,
+            })
+            .collect())
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        let mut tx = self.rows.write_tx().await?;
+        audit(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn export_audit(
+        &self,
+        after_sequence: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChainedEntry>> {
+        chain::export(&self.rows.pool, after_sequence, limit).await
+    }
+
+    async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
+        chain::verify(&self.rows.pool).await
+    }
+
     async fn close(&self) {
         // Ballots already queued are written first; later ones fail.
         self.ballots.stop().await;
@@ -514,4 +637,35 @@ impl Store for SqliteStore {
         }
         self.rows.pool.close().await;
     }
+}
+
+/// Tokens (one by id, or all), oldest first.
+async fn token_rows(
+    conn: &mut sqlx::SqliteConnection,
+    id: Option<i64>,
+) -> StoreResult<Vec<TokenRecord>> {
+    type TokenRow = (i64, i32, String, String, String, i64, i64, Option<i64>);
+    let rows: Vec<TokenRow> = sqlx::query_as(
+        "SELECT id, role, member, secret_sha256, label, create_time_ms, expire_time_ms, \
+         revoke_time_ms FROM tokens WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, role, member, secret_sha256, label, create, expire, revoke)| TokenRecord {
+                id,
+                role,
+                member,
+                secret_sha256,
+                label,
+                create_time_ms: create,
+                expire_time_ms: expire,
+                revoke_time_ms: revoke,
+            },
+        )
+        .collect())
 }

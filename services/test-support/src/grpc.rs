@@ -5,13 +5,18 @@
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
+use accord_proto::v1::audit_service_client::AuditServiceClient;
+use accord_proto::v1::delegation_service_client::DelegationServiceClient;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::mission_service_client::MissionServiceClient;
 use accord_proto::v1::partner_service_client::PartnerServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::*;
-use tonic::transport::Channel;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, ClientTlsConfig};
+
+use crate::trust::Bearer;
 
 use crate::process::{Options, STOP_LIMIT, ServerProcess};
 
@@ -20,6 +25,47 @@ use crate::process::{Options, STOP_LIMIT, ServerProcess};
 pub struct TestServer {
     process: ServerProcess,
     channel: Channel,
+    /// Delegation tokens issued so far, by member code.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// A channel whose calls carry a bearer token (or none).
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// A client of every service, as one caller.
+#[derive(Clone)]
+pub struct Clients {
+    /// MemberService.
+    pub members: MemberServiceClient<Authed>,
+    /// PartnerService.
+    pub partners: PartnerServiceClient<Authed>,
+    /// MissionService.
+    pub missions: MissionServiceClient<Authed>,
+    /// ProposalService.
+    pub proposals: ProposalServiceClient<Authed>,
+    /// PolicyService.
+    pub policies: PolicyServiceClient<Authed>,
+    /// DelegationService.
+    pub delegations: DelegationServiceClient<Authed>,
+    /// AuditService.
+    pub audit: AuditServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Clients over `channel`, each call carrying `token` (if any).
+    pub fn new(channel: Channel, token: Option<&str>) -> Clients {
+        let bearer = token.map(Bearer::new).unwrap_or_default();
+        let c = |b: Bearer| InterceptedService::new(channel.clone(), b);
+        Clients {
+            members: MemberServiceClient::new(c(bearer.clone())),
+            partners: PartnerServiceClient::new(c(bearer.clone())),
+            missions: MissionServiceClient::new(c(bearer.clone())),
+            proposals: ProposalServiceClient::new(c(bearer.clone())),
+            policies: PolicyServiceClient::new(c(bearer.clone())),
+            delegations: DelegationServiceClient::new(c(bearer.clone())),
+            audit: AuditServiceClient::new(c(bearer)),
+        }
+    }
 }
 
 impl Deref for TestServer {
@@ -39,8 +85,85 @@ impl TestServer {
     /// Starts a server with `options` on a fresh temporary database and plugin directory.
     pub async fn start(options: Options) -> TestServer {
         let process = ServerProcess::start(options);
-        let channel = connect(process.addr).await;
-        TestServer { process, channel }
+        let channel = connect_to(&process, None).await;
+        TestServer {
+            process,
+            channel,
+            tokens: Default::default(),
+        }
+    }
+
+    /// A new channel, presenting `identity` as its client certificate (TLS servers only).
+    pub async fn channel_with(&self, identity: Option<tonic::transport::Identity>) -> Channel {
+        connect_to(&self.process, identity).await
+    }
+
+    /// Clients of every service carrying `token` (None: no credential at all).
+    pub fn clients(&self, token: Option<&str>) -> Clients {
+        Clients::new(self.channel(), token)
+    }
+
+    /// Clients of every service as the operator (the token the server was started with).
+    pub fn as_operator(&self) -> Clients {
+        self.clients(self.process.options().operator_token.as_deref())
+    }
+
+    /// A delegation token for member `code`, issued by the operator (once per server).
+    pub async fn delegation_token(&self, code: &str) -> String {
+        if let Some(token) = self.tokens.lock().expect("tokens").get(code) {
+            return token.clone();
+        }
+        let issued = self
+            .as_operator()
+            .delegations
+            .issue_token(IssueTokenRequest {
+                role: Role::Delegation as i32,
+                member: member(code),
+                ttl_seconds: 0,
+                label: format!("test delegation of {code}"),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("issue a token for {code}: {e}"))
+            .into_inner();
+        self.tokens
+            .lock()
+            .expect("tokens")
+            .insert(code.to_string(), issued.secret.clone());
+        issued.secret
+    }
+
+    /// Clients of every service as member `code`'s delegation.
+    pub async fn as_member(&self, code: &str) -> Clients {
+        let token = self.delegation_token(code).await;
+        self.clients(Some(&token))
+    }
+
+    /// The proposal client that acts for `member` ("members/DEU"): its delegation when the
+    /// server authenticates callers, the plain client otherwise.
+    pub async fn proposals_of(&self, member: &str) -> ProposalServiceClient<Authed> {
+        match (
+            &self.process.options().operator_token,
+            member.strip_prefix("members/"),
+        ) {
+            (Some(_), Some(code)) => self.as_member(code).await.proposals,
+            _ => self.proposals(),
+        }
+    }
+
+    /// An observer token, issued by the operator.
+    pub async fn observer_token(&self) -> String {
+        self.as_operator()
+            .delegations
+            .issue_token(IssueTokenRequest {
+                role: Role::Observer as i32,
+                member: String::new(),
+                ttl_seconds: 0,
+                label: "test observer".into(),
+            })
+            .await
+            .expect("issue an observer token")
+            .into_inner()
+            .secret
     }
 
     /// Starts a server with the bundled policies and default options.
@@ -53,29 +176,30 @@ impl TestServer {
         self.channel.clone()
     }
 
-    /// Client of the member service.
-    pub fn members(&self) -> MemberServiceClient<Channel> {
-        MemberServiceClient::new(self.channel())
+    /// Client of the member service (as the operator when the server has an operator token;
+    /// so are the other plain clients below).
+    pub fn members(&self) -> MemberServiceClient<Authed> {
+        self.as_operator().members
     }
 
     /// Client of the partner service.
-    pub fn partners(&self) -> PartnerServiceClient<Channel> {
-        PartnerServiceClient::new(self.channel())
+    pub fn partners(&self) -> PartnerServiceClient<Authed> {
+        self.as_operator().partners
     }
 
     /// Client of the mission service.
-    pub fn missions(&self) -> MissionServiceClient<Channel> {
-        MissionServiceClient::new(self.channel())
+    pub fn missions(&self) -> MissionServiceClient<Authed> {
+        self.as_operator().missions
     }
 
     /// Client of the proposal service.
-    pub fn proposals(&self) -> ProposalServiceClient<Channel> {
-        ProposalServiceClient::new(self.channel())
+    pub fn proposals(&self) -> ProposalServiceClient<Authed> {
+        self.as_operator().proposals
     }
 
     /// Client of the policy service.
-    pub fn policies(&self) -> PolicyServiceClient<Channel> {
-        PolicyServiceClient::new(self.channel())
+    pub fn policies(&self) -> PolicyServiceClient<Authed> {
+        self.as_operator().policies
     }
 
     /// `message` as a request carrying the operator token the server was started with.
@@ -110,8 +234,32 @@ impl TestServer {
     /// is still running), and reconnects.
     pub async fn restart(&mut self) {
         self.process.restart();
-        self.channel = connect(self.process.addr).await;
+        self.channel = connect_to(&self.process, None).await;
     }
+}
+
+/// A channel to `process` (over TLS when it serves TLS, presenting `identity` if given).
+pub async fn connect_to(
+    process: &ServerProcess,
+    identity: Option<tonic::transport::Identity>,
+) -> Channel {
+    let Some(tls) = &process.options().tls else {
+        return connect(process.addr).await;
+    };
+    let mut config = ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&tls.ca_pem))
+        .domain_name("localhost");
+    if let Some(identity) = identity {
+        config = config.identity(identity);
+    }
+    Channel::from_shared(format!("https://{}", process.addr))
+        .expect("uri")
+        .tls_config(config)
+        .expect("TLS configuration")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connect to the server over TLS")
 }
 
 /// A channel to `addr`.
@@ -220,7 +368,8 @@ pub async fn member_codes(server: &TestServer) -> Vec<String> {
 /// Creates `proposal`, returning it as stored.
 pub async fn create(server: &TestServer, proposal: Proposal) -> Proposal {
     server
-        .proposals()
+        .proposals_of(&proposal.sponsor)
+        .await
         .create_proposal(CreateProposalRequest {
             proposal: Some(proposal),
         })
@@ -234,7 +383,8 @@ pub async fn create(server: &TestServer, proposal: Proposal) -> Proposal {
 /// Casts a ballot, returning the stored ballot and the proposal after it.
 pub async fn cast(server: &TestServer, proposal: &str, ballot: Ballot) -> (Ballot, Proposal) {
     let r = server
-        .proposals()
+        .proposals_of(&ballot.member)
+        .await
         .cast_ballot(CastBallotRequest {
             proposal: proposal.to_string(),
             ballot: Some(ballot.clone()),

@@ -21,9 +21,10 @@ pub mod cli;
 pub mod database;
 pub mod grpc;
 pub mod process;
+pub mod trust;
 
 pub use artifacts::{
     BARGAINING, CRASHING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library,
     sha256sum,
 };
-pub use process::{Options, ServerProcess};
+pub use process::{Options, ServerProcess, TlsOptions};

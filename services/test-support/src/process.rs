@@ -38,11 +38,28 @@ pub struct Options {
     /// `--database-url`; `None`: a SQLite file in the server's temporary directory. Several
     /// servers given one PostgreSQL URL are replicas of one alliance.
     pub database_url: Option<String>,
-    /// Further flags, as given.
-    pub args: Vec<String>,
     /// Also serve the web interface (`--web-listen 127.0.0.1:0`); its address is
     /// [`ServerProcess::web`].
     pub web: bool,
+    /// TLS: `--tls-cert`, `--tls-key` and, for client certificates, `--tls-client-ca`.
+    pub tls: Option<TlsOptions>,
+    /// `--plugin-pins`.
+    pub plugin_pins: Vec<String>,
+    /// Further flags, as given.
+    pub args: Vec<String>,
+}
+
+/// The TLS files of a test server (see `trust::Pki`).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Server certificate (PEM file).
+    pub cert: PathBuf,
+    /// Server key (PEM file).
+    pub key: PathBuf,
+    /// CA of client certificates (PEM file), for mTLS.
+    pub client_ca: Option<PathBuf>,
+    /// The CA certificate clients trust (PEM text).
+    pub ca_pem: String,
 }
 
 impl Default for Options {
@@ -60,8 +77,10 @@ impl Default for Options {
             default_policy: None,
             shutdown_grace_ms: 5000,
             database_url: None,
-            args: Vec::new(),
             web: false,
+            tls: None,
+            plugin_pins: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -71,6 +90,15 @@ impl Options {
     pub fn on_database(mut self, url: impl Into<String>) -> Self {
         self.database_url = Some(url.into());
         self
+    }
+
+    /// Default options with a random operator token: authentication on, every caller needs a
+    /// credential (the test clients of `grpc::TestServer` carry them).
+    pub fn secured() -> Self {
+        Self {
+            operator_token: Some(crate::trust::random_token()),
+            ..Self::default()
+        }
     }
 
     /// Also copies `libraries` into the plugin directory under their own names (not loaded).
@@ -293,11 +321,21 @@ impl ServerProcess {
         if let Some(ms) = options.policy_timeout_ms {
             command.arg("--policy-timeout-ms").arg(ms.to_string());
         }
-        if let Some(token) = &options.operator_token {
-            command.arg("--operator-token").arg(token);
-        }
+
         if let Some(policy) = &options.default_policy {
             command.arg("--default-policy").arg(policy);
+        }
+        if let Some(tls) = &options.tls {
+            command.arg("--tls-cert").arg(&tls.cert);
+            command.arg("--tls-key").arg(&tls.key);
+            if let Some(ca) = &tls.client_ca {
+                command.arg("--tls-client-ca").arg(ca);
+            }
+        }
+        if !options.plugin_pins.is_empty() {
+            command
+                .arg("--plugin-pins")
+                .arg(options.plugin_pins.join(","));
         }
         command.args(&options.args);
         if options.web {
@@ -308,6 +346,10 @@ impl ServerProcess {
             if key.starts_with("ACCORD_") {
                 command.env_remove(key);
             }
+        }
+        if let Some(token) = &options.operator_token {
+            // Through the environment, not argv, as an operator should.
+            command.env("ACCORD_OPERATOR_TOKEN", token);
         }
         let mut guard = command
             .stdin(Stdio::piped())

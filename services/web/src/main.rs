@@ -38,6 +38,7 @@ fn main() {
 }
 
 async fn run(config: Config) -> Result<(), accord_server::StartError> {
+    config.check_exposure()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

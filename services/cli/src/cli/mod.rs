@@ -64,6 +64,82 @@ pub struct GlobalOptions {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// A file holding the token (first line): an operator token, or a delegation or observer
+    /// token issued with `accord delegations issue`. Used when --token is not given.
+    #[arg(long, global = true, env = "ACCORD_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// PEM CA certificate to trust for the server's certificate (turns TLS on; so does an
+    /// `https://` address).
+    #[arg(long, global = true, env = "ACCORD_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate (mTLS), with --tls-key.
+    #[arg(long, global = true, env = "ACCORD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM client key (mTLS).
+    #[arg(long, global = true, env = "ACCORD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// `accord delegations …`.
+#[derive(Debug, Subcommand)]
+pub enum DelegationsCommand {
+    /// Issues a token for a member's delegation (or `--observer`); the token is shown once.
+    Issue {
+        /// The member: a code (DEU) or a name (members/DEU).
+        member: Option<String>,
+        /// Issue an observer token (read only) instead.
+        #[arg(long)]
+        observer: bool,
+        /// Days the token is accepted [default: 90].
+        #[arg(long)]
+        ttl_days: Option<i64>,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Lists issued tokens (never the tokens themselves).
+    List,
+    /// Revokes a token: tokens/3 or 3.
+    Revoke {
+        /// The token.
+        token: String,
+    },
+    /// Says who the server takes you to be.
+    Whoami,
+}
+
+/// `accord keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generates an Ed25519 ballot key: writes the secret key (hex) to FILE (mode 0600) and
+    /// prints the public key.
+    Generate {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Registers the public key of a ballot key for your member (or `--member`, operators).
+    Register {
+        /// The key file written by `accord keys generate`.
+        #[arg(long, value_name = "FILE")]
+        key: std::path::PathBuf,
+        /// The member (operators only; a delegation registers for its own member).
+        #[arg(long)]
+        member: Option<String>,
+    },
+}
+
+/// `accord audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recomputes the hash chain and every ballot signature and names the first entry that
+    /// does not verify: of a database file (offline; also compares every stored ballot with
+    /// its entry), or of the server's log (through ExportAuditLog).
+    Verify {
+        /// A database file to check offline instead of the server.
+        #[arg(long, value_name = "FILE")]
+        database: Option<std::path::PathBuf>,
+    },
 }
 
 /// The top-level commands.
@@ -103,6 +179,15 @@ pub enum Command {
         #[arg(long, default_value = "", value_name = "SERVICE")]
         service: String,
     },
+    /// Delegation and observer tokens: issue (shown once), list, revoke (operators).
+    #[command(subcommand)]
+    Delegations(DelegationsCommand),
+    /// Ballot-signing keys: generate a key pair, register its public key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// Paging of list commands. Lists always follow `next_page_token` to the end; this only sets
@@ -224,6 +309,12 @@ pub enum ProposalsCommand {
         /// left out: `..2027-03-31`, `2500..`). Used by `evaluate --what-could-pass`.
         #[arg(long = "accept", value_parser = parse_range, value_name = "LOW..HIGH")]
         acceptable_range: Option<accord_proto::v1::AcceptableRange>,
+        /// Sign the ballot with this ballot key (a file written by `accord keys generate`).
+        #[arg(long, value_name = "KEY")]
+        sign_with: Option<std::path::PathBuf>,
+        /// The nonce the signature covers [default: the current time, RFC 3339].
+        #[arg(long)]
+        nonce: Option<String>,
     },
     /// Lists every ballot cast on a proposal, in the order cast.
     Ballots {

@@ -11,6 +11,7 @@ pub mod policies;
 pub mod proposals;
 pub mod scenario;
 pub mod sweep;
+pub mod trust;
 pub mod zone;
 
 use std::future::Future;

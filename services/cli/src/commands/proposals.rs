@@ -103,18 +103,31 @@ pub async fn run(
             reason,
             position,
             acceptable_range,
+            sign_with,
+            nonce,
         } => {
+            let mut ballot = Ballot {
+                member: resource_name(MEMBERS, &member, true),
+                choice: Choice::from(choice) as i32,
+                position,
+                salience,
+                reason: reason.unwrap_or_default(),
+                acceptable_range,
+                ..Default::default()
+            };
+            let proposal = proposal_name(&proposal);
+            if let Some(key) = sign_with {
+                use ed25519_dalek::Signer as _;
+                let key = super::trust::read_key(&key)?;
+                ballot.nonce = nonce.unwrap_or_else(|| {
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                });
+                let bytes = accord_proto::canonical::ballot(&proposal, &ballot);
+                ballot.signature = key.sign(&bytes).to_bytes().to_vec();
+            }
             let request = CastBallotRequest {
-                proposal: proposal_name(&proposal),
-                ballot: Some(Ballot {
-                    member: resource_name(MEMBERS, &member, true),
-                    choice: Choice::from(choice) as i32,
-                    position,
-                    salience,
-                    reason: reason.unwrap_or_default(),
-                    acceptable_range,
-                    ..Default::default()
-                }),
+                proposal,
+                ballot: Some(ballot),
             };
             let response = client.proposals().cast_ballot(request).await?.into_inner();
             if json {

@@ -43,7 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::Entry;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
-use crate::records::{decode, millis, now};
+use crate::records::{decode, millis};
 use crate::{StoreError, StoreResult};
 
 /// The most ballots written in one transaction.
@@ -63,6 +63,8 @@ struct Pending {
     proposal_id: i64,
     /// The ballot, without its name.
     ballot: Ballot,
+    /// Who cast it (`crate::actor`), for its audit entry.
+    actor: String,
 }
 
 enum Request {
@@ -210,6 +212,7 @@ impl BallotWriter {
             given_id: given_id.to_owned(),
             proposal_id,
             ballot: ballot.clone(),
+            actor: crate::actor::current(),
         };
         self.sender
             .send(Request::Ballot(Box::new(pending), reply))
@@ -435,6 +438,7 @@ struct Row {
     proposal_id: i64,
     member: String,
     ballot: Ballot,
+    actor: String,
 }
 
 /// Writes `pending` in one transaction. The outer error fails the whole batch (nothing was
@@ -500,6 +504,7 @@ async fn write_batch(
                     proposal_id: p.proposal_id,
                     member,
                     ballot,
+                    actor: p.actor.clone(),
                 });
             }
         }
@@ -520,21 +525,17 @@ async fn write_batch(
         });
         insert.build().execute(&mut *tx).await.map_err(db_err)?;
 
-        let time = now();
-        let mut audit: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) ");
+        // The audit entries, linked into the chain in the same transaction.
         let entries = rows
             .iter()
-            .map(|row| Entry::ballot(row.proposal_id, &row.ballot));
-        audit.push_values(entries, |mut values, entry| {
-            values
-                .push_bind(time.seconds)
-                .push_bind(time.nanos)
-                .push_bind(entry.kind)
-                .push_bind(entry.subject)
-                .push_bind(entry.detail);
-        });
-        audit.build().execute(&mut *tx).await.map_err(db_err)?;
+            .map(|row| {
+                (
+                    Entry::ballot(row.proposal_id, &row.ballot),
+                    row.actor.clone(),
+                )
+            })
+            .collect();
+        super::chain::append(&mut tx, entries).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok((results, rows, sequence))

@@ -15,7 +15,7 @@ use sqlx::{Arguments, FromRow};
 use crate::audit::Entry;
 use crate::db_errors::{db_err, found, write_err};
 use crate::paging::{Order, PageTokens, scope};
-use crate::records::{Record, Table, Write, decode, now};
+use crate::records::{Record, Table, Write, decode};
 pub(super) use crate::statements::{Arg, KeyArg, Listing, row_sql};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
@@ -199,21 +199,9 @@ pub(super) async fn apply_effect<R: Record>(
     audit(conn, Entry::effect(write, record, proposal)).await
 }
 
-/// Appends an audit entry, stamped now.
+/// Appends an audit entry by the current actor, linked into the chain (see [`super::chain`]).
 pub(super) async fn audit(conn: &mut SqliteConnection, entry: Entry) -> StoreResult<()> {
-    let time = now();
-    sqlx::query(
-        "INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(time.seconds)
-    .bind(time.nanos)
-    .bind(entry.kind)
-    .bind(entry.subject)
-    .bind(entry.detail)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
+    super::chain::append_one(conn, entry).await
 }
 
 #[cfg(test)]
