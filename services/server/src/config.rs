@@ -427,6 +427,53 @@ mod tests {
     }
 
     #[test]
+    fn isolation_settings_layer_like_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(
+            &file,
+            "policy_isolation = \"isolated\"\nisolated_plugins = [\"libx.so\"]\n\
+             runner_memory_limit_mb = 256\nrunner_cpu_seconds = 5\n",
+        )
+        .unwrap();
+        let config = Config::load(Flags {
+            config: Some(file.clone()),
+            policy_isolation: Some(Isolation::InProcess),
+            runner_threads: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.policy_isolation,
+            Isolation::InProcess,
+            "the flag wins"
+        );
+        assert_eq!(config.isolated_plugins, ["libx.so"]);
+        assert_eq!(config.runner_memory_limit_mb, 256);
+        assert_eq!(config.runner_cpu_seconds, 5);
+        assert_eq!(config.runner_threads, 4);
+        assert!(
+            config.policy_runner.ends_with("accord-policy-runner"),
+            "default"
+        );
+
+        std::fs::write(&file, "policy_isolation = \"sandboxed\"\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("sandboxed"), "{err}");
+        std::fs::write(&file, "runner_threads = 0\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("runner_threads"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_in_the_file_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("accord.toml");

@@ -55,10 +55,10 @@ pub async fn run(
                 print_policy(policy);
             }
         }
-        PoliciesCommand::Load { file } => {
+        PoliciesCommand::Load { file, isolation } => {
             let request = client.operator(LoadPolicyRequest {
                 file_name: file,
-                ..Default::default()
+                isolation: crate::cli::Isolation::to_proto(isolation),
             });
             let response = client.policies().load_policy(request).await?.into_inner();
             if global.json {
@@ -72,11 +72,15 @@ pub async fn run(
                 ));
             }
         }
-        PoliciesCommand::Replace { policy, file } => {
+        PoliciesCommand::Replace {
+            policy,
+            file,
+            isolation,
+        } => {
             let request = client.operator(ReplacePolicyRequest {
                 name: output::resource_name(POLICIES, &policy, false),
                 file_name: file,
-                ..Default::default()
+                isolation: crate::cli::Isolation::to_proto(isolation),
             });
             let response = client
                 .policies()
