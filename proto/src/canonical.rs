@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::v1::{Ballot, Choice, position};
+use crate::v1::{Ballot, Choice, Position, position};
 
 /// The `prev_hash` of the first audit entry: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -41,6 +41,9 @@ pub fn float_hex(value: f64) -> String {
 /// position:<len>:<"none" | "date:YYYY-MM-DD" | "amount:" + float_hex>\n
 /// salience:<len>:<"none" | float_hex>\n
 /// reason:<len>:<reason, UTF-8>\n
+/// abstention:<len>:<"constructive" | "none">\n
+/// reservation:<len>:<reservation, UTF-8>\n
+/// acceptable:<len>:<"none" | LOW ".." HIGH, each end a position as above or "none">\n
 /// nonce:<len>:<nonce>\n
 /// ```
 pub fn ballot(proposal: &str, ballot: &Ballot) -> Vec<u8> {
@@ -61,6 +64,12 @@ pub struct BallotParts {
     pub salience: String,
     /// The reason.
     pub reason: String,
+    /// "constructive" (a declared constructive abstention) or "none".
+    pub abstention: String,
+    /// The reservation (footnote), "" for none.
+    pub reservation: String,
+    /// "none", or the acceptable range as `LOW..HIGH`, each end a position or "none".
+    pub acceptable: String,
     /// The nonce.
     pub nonce: String,
 }
@@ -71,12 +80,14 @@ impl BallotParts {
         let choice = Choice::try_from(ballot.choice)
             .map(|c| c.as_str_name().to_string())
             .unwrap_or_else(|_| ballot.choice.to_string());
-        let position = match ballot.position.as_ref().and_then(|p| p.value.as_ref()) {
+        let position = position_text(ballot.position.as_ref());
+        let acceptable = match &ballot.acceptable_range {
             None => "none".to_string(),
-            Some(position::Value::Date(d)) => {
-                format!("date:{:04}-{:02}-{:02}", d.year, d.month, d.day)
-            }
-            Some(position::Value::Amount(a)) => format!("amount:{}", float_hex(*a)),
+            Some(range) => format!(
+                "{}..{}",
+                position_text(range.low.as_ref()),
+                position_text(range.high.as_ref())
+            ),
         };
         let salience = ballot
             .salience
@@ -87,8 +98,27 @@ impl BallotParts {
             position,
             salience,
             reason: ballot.reason.clone(),
+            abstention: if ballot.constructive_abstention {
+                "constructive"
+            } else {
+                "none"
+            }
+            .to_string(),
+            reservation: ballot.reservation.clone(),
+            acceptable,
             nonce: ballot.nonce.clone(),
         }
+    }
+}
+
+/// A position as the encoding writes it: "none", "date:YYYY-MM-DD" or "amount:" + [`float_hex`].
+fn position_text(position: Option<&Position>) -> String {
+    match position.and_then(|p| p.value.as_ref()) {
+        None => "none".to_string(),
+        Some(position::Value::Date(d)) => {
+            format!("date:{:04}-{:02}-{:02}", d.year, d.month, d.day)
+        }
+        Some(position::Value::Amount(a)) => format!("amount:{}", float_hex(*a)),
     }
 }
 
@@ -101,6 +131,9 @@ pub fn ballot_from_parts(proposal: &str, parts: &BallotParts) -> Vec<u8> {
     field(&mut out, "position", parts.position.as_bytes());
     field(&mut out, "salience", parts.salience.as_bytes());
     field(&mut out, "reason", parts.reason.as_bytes());
+    field(&mut out, "abstention", parts.abstention.as_bytes());
+    field(&mut out, "reservation", parts.reservation.as_bytes());
+    field(&mut out, "acceptable", parts.acceptable.as_bytes());
     field(&mut out, "nonce", parts.nonce.as_bytes());
     out
 }
@@ -167,7 +200,7 @@ pub fn audit_hash(entry: &AuditFields<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1::{Date, Position};
+    use crate::v1::{AcceptableRange, Date};
 
     /// Test vector 1 (also in docs/security.md and clients/python/tests): a signed ballot.
     #[test]
@@ -193,6 +226,7 @@ mod tests {
             "accord-ballot-v1\nproposal:11:proposals/3\nmember:11:members/DEU\n\
              choice:14:CHOICE_SUPPORT\nposition:15:date:2026-09-30\n\
              salience:16:3fe8000000000000\nreason:22:Mandate fulfilled\nnext\n\
+             abstention:4:none\nreservation:0:\nacceptable:4:none\n\
              nonce:20:2026-05-01T12:00:00Z\n"
         );
         assert_eq!(sha256_hex(&bytes), BALLOT_VECTOR_SHA256);
@@ -213,7 +247,45 @@ mod tests {
             String::from_utf8(ballot("proposals/12", &b)).unwrap(),
             "accord-ballot-v1\nproposal:12:proposals/12\nmember:11:members/USA\n\
              choice:13:CHOICE_OBJECT\nposition:23:amount:4097700000000000\n\
-             salience:4:none\nreason:0:\nnonce:0:\n"
+             salience:4:none\nreason:0:\nabstention:4:none\nreservation:0:\n\
+             acceptable:4:none\nnonce:0:\n"
+        );
+    }
+
+    /// Test vector 4: a constructive abstention, and a support with a reservation and an
+    /// acceptable range open at one end.
+    #[test]
+    fn abstention_reservation_and_range_vector() {
+        let abstain = Ballot {
+            member: "members/HUN".into(),
+            choice: Choice::Abstain as i32,
+            constructive_abstention: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            String::from_utf8(ballot("proposals/5", &abstain)).unwrap(),
+            "accord-ballot-v1\nproposal:11:proposals/5\nmember:11:members/HUN\n\
+             choice:14:CHOICE_ABSTAIN\nposition:4:none\nsalience:4:none\nreason:0:\n\
+             abstention:12:constructive\nreservation:0:\nacceptable:4:none\nnonce:0:\n"
+        );
+        let support = Ballot {
+            member: "members/FRA".into(),
+            choice: Choice::Support as i32,
+            reservation: "Only with a review in 2027".into(),
+            acceptable_range: Some(AcceptableRange {
+                low: Some(Position {
+                    value: Some(position::Value::Amount(2500.0)),
+                }),
+                high: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            String::from_utf8(ballot("proposals/5", &support)).unwrap(),
+            "accord-ballot-v1\nproposal:11:proposals/5\nmember:11:members/FRA\n\
+             choice:14:CHOICE_SUPPORT\nposition:4:none\nsalience:4:none\nreason:0:\n\
+             abstention:4:none\nreservation:26:Only with a review in 2027\n\
+             acceptable:29:amount:40a3880000000000..none\nnonce:0:\n"
         );
     }
 
@@ -241,7 +313,7 @@ mod tests {
     }
 
     const BALLOT_VECTOR_SHA256: &str =
-        "6c1c58e82466442405b58ea16bb2fb761cf55ee1707468929ad850b922515f80";
+        "705ad701e40e89f98689332930974beb6dce22a46f911fbb093b951cb91145df";
     const AUDIT_VECTOR_SHA256: &str =
         "b90d197ca379cdf61a0a6f374c3ecc0fd3f9b9cac39169a085099f615a819c28";
 }

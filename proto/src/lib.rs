@@ -18,5 +18,6 @@ pub use prost;
 pub use prost_types;
 
 pub mod canonical;
+pub mod client;
 pub mod json;
 pub mod names;

@@ -386,16 +386,27 @@ def _float_hex(x: float) -> str:
     return struct.pack(">d", x).hex()
 
 
+def _position(message, field: str) -> str:
+    if not message.HasField(field):
+        return "none"
+    position = getattr(message, field)
+    which = position.WhichOneof("value")
+    if which == "date":
+        d = position.date
+        return f"date:{d.year:04d}-{d.month:02d}-{d.day:02d}"
+    if which == "amount":
+        return "amount:" + _float_hex(position.amount)
+    return "none"
+
+
 def canonical_ballot(proposal: str, ballot) -> bytes:
     """accord-ballot-v1: the bytes a member signs (docs/security.md)."""
-    which = ballot.position.WhichOneof("value") if ballot.HasField("position") else None
-    if which == "date":
-        d = ballot.position.date
-        position = f"date:{d.year:04d}-{d.month:02d}-{d.day:02d}"
-    elif which == "amount":
-        position = "amount:" + _float_hex(ballot.position.amount)
+    position = _position(ballot, "position")
+    if ballot.HasField("acceptable_range"):
+        r = ballot.acceptable_range
+        acceptable = _position(r, "low") + ".." + _position(r, "high")
     else:
-        position = "none"
+        acceptable = "none"
     salience = _float_hex(ballot.salience) if ballot.HasField("salience") else "none"
     return (
         b"accord-ballot-v1\n"
@@ -405,6 +416,9 @@ def canonical_ballot(proposal: str, ballot) -> bytes:
         + _field("position", position)
         + _field("salience", salience)
         + _field("reason", ballot.reason)
+        + _field("abstention", "constructive" if ballot.constructive_abstention else "none")
+        + _field("reservation", ballot.reservation)
+        + _field("acceptable", acceptable)
         + _field("nonce", ballot.nonce)
     )
 
@@ -421,7 +435,7 @@ def test_the_canonical_ballot_encoding_matches_the_documented_vector():
         nonce="2026-05-01T12:00:00Z",
     )
     digest = hashlib.sha256(canonical_ballot("proposals/3", ballot)).hexdigest()
-    assert digest == "6c1c58e82466442405b58ea16bb2fb761cf55ee1707468929ad850b922515f80"
+    assert digest == "705ad701e40e89f98689332930974beb6dce22a46f911fbb093b951cb91145df"
 
 
 def test_a_ballot_signed_in_python_is_accepted_and_a_forged_one_refused(channel, proposals):

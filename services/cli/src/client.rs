@@ -12,7 +12,6 @@ use accord_proto::v1::partner_service_client::PartnerServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use tonic::metadata::MetadataValue;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::cli::GlobalOptions;
@@ -61,26 +60,7 @@ pub struct Client {
     addr: String,
 }
 
-/// Adds the token, when one was given, to every call.
-#[derive(Debug, Clone, Default)]
-pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-/// The connection every client uses: the channel, with the token on every call.
-pub type Conn = InterceptedService<Channel, Bearer>;
+pub use accord_proto::client::{Bearer, Conn};
 
 /// The token: `--token` (or ACCORD_OPERATOR_TOKEN), else the first line of `--token-file`.
 fn token(options: &GlobalOptions) -> Result<Option<String>, UsageError> {
@@ -195,7 +175,10 @@ impl Client {
 
     /// The channel with the token on every call.
     pub fn conn(&self) -> Conn {
-        InterceptedService::new(self.channel(), Bearer(self.authorization.clone()))
+        accord_proto::client::conn(
+            self.channel(),
+            Bearer::from_value(self.authorization.clone()),
+        )
     }
 
     /// Client of the delegation service.

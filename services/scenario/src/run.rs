@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use accord_proto::client::Conn;
 use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
@@ -17,7 +18,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prost_types::Timestamp;
 use serde_spanned::Spanned;
 use toml::value::Datetime;
-use tonic::transport::Channel;
 
 use crate::format::{
     ActionSpec, Locator, ParameterValue, PolicyColumn, PositionValue, Problem, Problems,
@@ -224,7 +224,7 @@ pub(crate) fn position_value(value: &PositionValue) -> Position {
     }
 }
 
-async fn all_members(channel: &Channel) -> Result<Vec<Member>, tonic::Status> {
+async fn all_members(channel: &Conn) -> Result<Vec<Member>, tonic::Status> {
     let mut client = MemberServiceClient::new(channel.clone());
     let mut members = Vec::new();
     let mut token = String::new();
@@ -247,7 +247,7 @@ async fn all_members(channel: &Channel) -> Result<Vec<Member>, tonic::Status> {
 
 /// Every loaded policy's declared parameter names, by policy id.
 pub(crate) async fn policy_parameters(
-    channel: &Channel,
+    channel: &Conn,
 ) -> Result<HashMap<String, Vec<String>>, tonic::Status> {
     let mut client = PolicyServiceClient::new(channel.clone());
     let page = client
@@ -265,7 +265,7 @@ pub(crate) async fn policy_parameters(
         .collect())
 }
 
-async fn policy_ids(channel: &Channel) -> Result<HashSet<String>, tonic::Status> {
+async fn policy_ids(channel: &Conn) -> Result<HashSet<String>, tonic::Status> {
     let mut client = PolicyServiceClient::new(channel.clone());
     let page = client
         .list_policies(ListPoliciesRequest {
@@ -296,7 +296,7 @@ fn merged(layers: &[&BTreeMap<String, Spanned<ParameterValue>>]) -> HashMap<Stri
 pub(crate) async fn check_on_server(
     file: &ScenarioFile,
     at: &Locator,
-    channel: &Channel,
+    channel: &Conn,
 ) -> Result<Vec<Member>, RunError> {
     let members = all_members(channel).await?;
     let policies = policy_ids(channel).await?;
@@ -431,7 +431,7 @@ pub(crate) fn proposal_for(spec: &ProposalSpec) -> (Proposal, Timestamp) {
 pub async fn run(
     file: &ScenarioFile,
     at: &Locator,
-    channel: Channel,
+    channel: Conn,
     progress: bool,
 ) -> Result<Report, RunError> {
     let members = check_on_server(file, at, &channel).await?;

@@ -19,6 +19,7 @@
 
 use std::collections::HashSet;
 
+use accord_proto::client::Conn;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::{
     Decision, EvaluateBatchRequest, EvaluateProposalRequest, Outcome, PolicyRef, Position,
@@ -27,7 +28,6 @@ use accord_proto::v1::{
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::forecast;
 use crate::format::{
@@ -579,7 +579,7 @@ fn set_position(kind_dates: bool, v: f64) -> Position {
 pub async fn run(
     file: &ScenarioFile,
     at: &Locator,
-    channel: Channel,
+    channel: Conn,
     variables: Vec<Variable>,
     labels: Vec<String>,
     progress: bool,

@@ -26,7 +26,14 @@ async fn the_seed_scenario_runs_and_draws() {
         .await
         .unwrap();
     let (file, at) = accord_scenario::load(&seed_scenario()).unwrap();
-    let report = run::run(&file, &at, channel, false).await.unwrap();
+    let report = run::run(
+        &file,
+        &at,
+        accord_proto::client::conn(channel, Default::default()),
+        false,
+    )
+    .await
+    .unwrap();
 
     assert_eq!(report.proposals.len(), 3);
     for proposal in &report.proposals {
@@ -128,7 +135,14 @@ async fn members_and_policies_unknown_to_the_server_are_reported_at_their_line()
         .replacen("members = [\"HUN\"]", "members = [\"XXX\"]", 1)
         .replacen("policy = \"pressure\"", "policy = \"lottery\"", 1);
     let (file, at) = accord_scenario::parse(Path::new("edited.toml"), &text).unwrap();
-    let err = run::run(&file, &at, channel, false).await.unwrap_err();
+    let err = run::run(
+        &file,
+        &at,
+        accord_proto::client::conn(channel, Default::default()),
+        false,
+    )
+    .await
+    .unwrap_err();
     let message = err.to_string();
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
     assert!(

@@ -103,6 +103,7 @@ pub const RULES: &[(&str, Rule, bool)] = &[
         Rule::Read,
         false,
     ),
+    ("accord.v1.ProposalService/EvaluateBatch", Rule::Read, false),
     ("accord.v1.ProposalService/WatchProposal", Rule::Read, false),
     ("accord.v1.PolicyService/ListPolicies", Rule::Read, false),
     ("accord.v1.PolicyService/GetPolicy", Rule::Read, false),

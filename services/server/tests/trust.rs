@@ -305,6 +305,19 @@ async fn call(c: &Clients, method: &str, open_proposal: &str) -> Code {
             })
             .await
             .map(|_| Code::Ok),
+        "EvaluateBatch" => c
+            .proposals
+            .clone()
+            .evaluate_batch(EvaluateBatchRequest {
+                evaluations: vec![EvaluateProposalRequest {
+                    subject: Some(evaluate_proposal_request::Subject::Name(name.clone())),
+                    policies: vec![policy("unanimity")],
+                    ..Default::default()
+                }],
+                brief: true,
+            })
+            .await
+            .map(|_| Code::Ok),
         "WatchProposal" => c
             .proposals
             .clone()
@@ -583,7 +596,8 @@ async fn hostile_requests_are_refused_with_their_code_and_change_nothing() {
         // "Bearer " with nothing after it.
         let mut c = server.clients(None);
         let channel = server.channel();
-        let bearer = accord_test_support::trust::Bearer(Some("Bearer ".parse().unwrap()));
+        let bearer =
+            accord_test_support::trust::Bearer::from_value(Some("Bearer ".parse().unwrap()));
         c.members = accord_proto::v1::member_service_client::MemberServiceClient::new(
             tonic::service::interceptor::InterceptedService::new(channel, bearer),
         );

@@ -207,6 +207,9 @@ impl Verifier {
             position: text(&detail, "position")?.to_string(),
             salience: text(&detail, "salience_bits")?.to_string(),
             reason: text(&detail, "reason")?.to_string(),
+            abstention: text(&detail, "abstention")?.to_string(),
+            reservation: text(&detail, "reservation")?.to_string(),
+            acceptable: text(&detail, "acceptable")?.to_string(),
             nonce: text(&detail, "nonce")?.to_string(),
         };
         let bytes = canonical::ballot_from_parts(&entry.subject, &parts);

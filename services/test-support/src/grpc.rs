@@ -54,7 +54,7 @@ pub struct Clients {
 impl Clients {
     /// Clients over `channel`, each call carrying `token` (if any).
     pub fn new(channel: Channel, token: Option<&str>) -> Clients {
-        let bearer = token.map(Bearer::new).unwrap_or_default();
+        let bearer = Bearer::new(token).expect("an ASCII token");
         let c = |b: Bearer| InterceptedService::new(channel.clone(), b);
         Clients {
             members: MemberServiceClient::new(c(bearer.clone())),

@@ -1,12 +1,10 @@
 //! Credentials for tests: a certificate authority generated in the test (rcgen) with server and
-//! client certificates, random operator tokens, and the bearer-token interceptor the test
-//! clients use. Nothing here is a mock: the server checks these credentials as it would any.
+//! client certificates, and random operator tokens. Nothing here is a mock: the server checks
+//! these credentials as it would any.
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use tonic::metadata::MetadataValue;
-use tonic::service::Interceptor;
 
 /// A random operator token (48 hex characters).
 pub fn random_token() -> String {
@@ -22,32 +20,8 @@ pub fn random_token() -> String {
     format!("op_{}", hex::encode(bytes))
 }
 
-/// Adds `authorization: Bearer <token>` to every call (nothing when the token is `None`).
-#[derive(Clone, Debug, Default)]
-pub struct Bearer(pub Option<MetadataValue<tonic::metadata::Ascii>>);
-
-impl Bearer {
-    /// A bearer for `token`.
-    pub fn new(token: &str) -> Bearer {
-        Bearer(Some(
-            format!("Bearer {token}").parse().expect("an ASCII token"),
-        ))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
+/// The bearer-token interceptor every accord client uses (`accord_proto::client`).
+pub use accord_proto::client::Bearer;
 
 /// A certificate authority made for one test, written as PEM files in a directory, with the
 /// server's certificate (for `localhost` and 127.0.0.1) and client certificates on demand.

@@ -11,19 +11,20 @@ use accord_proto::v1::{
     SummitParticipation,
 };
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Html;
 use maud::html;
-use tonic::Request;
 
 use crate::Web;
 use crate::error::WebError;
 use crate::layout::{self, date, enum_word};
+use crate::session::{self, Caller};
 
 /// Every member (one page of up to 1000: the alliance has 32).
-pub async fn members(web: &Web) -> Result<Vec<Member>, WebError> {
+pub async fn members(web: &Web, caller: &Caller) -> Result<Vec<Member>, WebError> {
     Ok(web
         .api
-        .list_members(Request::new(ListMembersRequest {
+        .list_members(caller.request(ListMembersRequest {
             page_size: 1000,
             ..Default::default()
         }))
@@ -33,9 +34,9 @@ pub async fn members(web: &Web) -> Result<Vec<Member>, WebError> {
 }
 
 /// One member by code.
-pub async fn member(web: &Web, code: &str) -> Result<Member, WebError> {
+pub async fn member(web: &Web, caller: &Caller, code: &str) -> Result<Member, WebError> {
     web.api
-        .get_member(Request::new(GetMemberRequest {
+        .get_member(caller.request(GetMemberRequest {
             name: format!("members/{code}"),
         }))
         .await?
@@ -44,10 +45,10 @@ pub async fn member(web: &Web, code: &str) -> Result<Member, WebError> {
         .ok_or_else(|| WebError::not_found(format!("no member {code}")))
 }
 
-async fn missions(web: &Web) -> Result<Vec<Mission>, WebError> {
+async fn missions(web: &Web, caller: &Caller) -> Result<Vec<Mission>, WebError> {
     Ok(web
         .api
-        .list_missions(Request::new(ListMissionsRequest {
+        .list_missions(caller.request(ListMissionsRequest {
             page_size: 1000,
             ..Default::default()
         }))
@@ -56,10 +57,10 @@ async fn missions(web: &Web) -> Result<Vec<Mission>, WebError> {
         .missions)
 }
 
-async fn partners(web: &Web) -> Result<Vec<Partner>, WebError> {
+async fn partners(web: &Web, caller: &Caller) -> Result<Vec<Partner>, WebError> {
     Ok(web
         .api
-        .list_partners(Request::new(ListPartnersRequest {
+        .list_partners(caller.request(ListPartnersRequest {
             page_size: 1000,
             ..Default::default()
         }))
@@ -76,8 +77,9 @@ fn attribute(member: &Member, key: &str, decimals: usize) -> String {
 }
 
 /// `GET /`: what this is and where to go.
-pub async fn home(State(web): State<Web>) -> Result<Html<String>, WebError> {
-    let members = members(&web).await?;
+pub async fn home(State(web): State<Web>, headers: HeaderMap) -> Result<Html<String>, WebError> {
+    let caller = session::caller(&web, &headers).await;
+    let members = members(&web, &caller).await?;
     let policies = web.app.policies.healthy_ids();
     Ok(layout::page(
         "The chamber",
@@ -96,11 +98,11 @@ pub async fn home(State(web): State<Web>) -> Result<Html<String>, WebError> {
 }
 
 /// `GET /alliance`.
-pub async fn page_handler(web: &Web) -> Result<Html<String>, WebError> {
+pub async fn page_handler(web: &Web, caller: &Caller) -> Result<Html<String>, WebError> {
     let (members, missions, partners) = (
-        members(web).await?,
-        missions(web).await?,
-        partners(web).await?,
+        members(web, caller).await?,
+        missions(web, caller).await?,
+        partners(web, caller).await?,
     );
     Ok(layout::page(
         "Alliance",
@@ -187,6 +189,7 @@ pub async fn page_handler(web: &Web) -> Result<Html<String>, WebError> {
 }
 
 /// `GET /alliance`.
-pub async fn page(State(web): State<Web>) -> Result<Html<String>, WebError> {
-    page_handler(&web).await
+pub async fn page(State(web): State<Web>, headers: HeaderMap) -> Result<Html<String>, WebError> {
+    let caller = session::caller(&web, &headers).await;
+    page_handler(&web, &caller).await
 }

@@ -49,7 +49,8 @@ pub fn http_status(code: Code) -> StatusCode {
     match code {
         Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
         Code::NotFound => StatusCode::NOT_FOUND,
-        Code::PermissionDenied | Code::Unauthenticated => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
         Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
         Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,6 +81,9 @@ impl IntoResponse for WebError {
             html! {
                 h1 { (title) }
                 p.error role="alert" { (self.message) }
+                @if self.status == StatusCode::UNAUTHORIZED {
+                    p { "This server admits only signed-in callers. " a #sign-in-link href="/session" { "Sign in with your token" } "." }
+                }
                 p { a href="/proposals" { "Proposals" } " · " a href="/alliance" { "Alliance" } }
             },
         );

@@ -76,6 +76,7 @@ pub fn router(web: Web) -> Router {
         .route("/proposals/{id}/ballots", post(proposals::vote))
         .route("/proposals/{id}/withdraw", post(proposals::withdraw))
         .route("/seat", post(session::take_seat))
+        .route("/session", get(session::page))
         .route("/scenarios", get(scenarios::page).post(scenarios::upload))
         .route("/scenarios/run", get(scenarios::run_file))
         .route("/policies", get(policies::page))

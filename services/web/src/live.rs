@@ -219,16 +219,26 @@ fn final_event(event: &WatchProposalResponse) -> Option<Event> {
 /// `GET /proposals/{id}/events`.
 pub async fn events(
     State(web): State<Web>,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, WebError> {
+    use accord_proto::v1::proposal_service_server::ProposalService as _;
     if id.is_empty() || id.len() > 19 || !id.chars().all(|c| c.is_ascii_digit()) {
         return Err(WebError::not_found("proposal ids are numbers"));
     }
+    // Read the proposal through the services with the caller's credential: whoever may not
+    // read it (not signed in, on a secured server) gets the services' answer, not a stream.
+    let caller = crate::session::caller(&web, &headers).await;
     let app = web.app.clone();
-    let proposal = app
-        .get_proposal(&format!("proposals/{id}"))
-        .await
-        .map_err(tonic::Status::from)?;
+    let proposal = web
+        .api
+        .get_proposal(caller.request(accord_proto::v1::GetProposalRequest {
+            name: format!("proposals/{id}"),
+        }))
+        .await?
+        .into_inner()
+        .proposal
+        .ok_or_else(|| WebError::not_found(format!("no proposal {id}")))?;
     let ballots = app
         .store
         .last_ballots(&id)

@@ -1,8 +1,8 @@
 //! Policies: the loaded libraries with their versions, SHA-256 and health; operators swap one
 //! for another library or disable it. Both go through `PolicyService` in process with the
-//! token typed into the form as `authorization: Bearer …`, so the operator token guards them
-//! exactly as it guards the gRPC calls (and nothing else does: without a configured token the
-//! calls are open, as they are over gRPC).
+//! operator's credential — the token typed into the form, or else the token the browser signed
+//! in with — as `authorization: Bearer …`, so the role table guards them exactly as it guards
+//! the gRPC calls (with authentication off they are open, as they are over gRPC).
 
 use accord_proto::v1::policy_service_server::PolicyService;
 use accord_proto::v1::{
@@ -19,12 +19,12 @@ use tonic::Request;
 use crate::Web;
 use crate::error::WebError;
 use crate::layout::{self, enum_word, when};
-use crate::session::{self, CSRF_FIELD, Session};
+use crate::session::{self, CSRF_FIELD, Caller, Session};
 
-async fn list(web: &Web) -> Result<Vec<LoadedPolicy>, WebError> {
+async fn list(web: &Web, caller: &Caller) -> Result<Vec<LoadedPolicy>, WebError> {
     Ok(web
         .api
-        .list_policies(Request::new(ListPoliciesRequest {
+        .list_policies(caller.request(ListPoliciesRequest {
             page_size: 1000,
             ..Default::default()
         }))
@@ -48,12 +48,13 @@ fn libraries(web: &Web) -> Vec<String> {
 
 async fn render(
     web: &Web,
+    caller: &Caller,
     session: &Session,
     notice: Option<Result<String, String>>,
 ) -> Result<Html<String>, WebError> {
-    let policies = list(web).await?;
+    let policies = list(web, caller).await?;
     let libraries = libraries(web);
-    let guarded = web.app.config.operator_token.is_some();
+    let guarded = !web.app.auth.is_open();
     Ok(layout::page(
         "Policies",
         Some("/policies"),
@@ -88,7 +89,7 @@ async fn render(
             }
             section aria-labelledby="operate-h" {
                 h2 #operate-h { "Operate" }
-                p { @if guarded { "These are operator calls: type the operator token." } @else { "No operator token is configured, so operator calls are open (as over gRPC)." } }
+                p { @if guarded { "These are operator calls: sign in as an operator, or type the operator token." } @else { "No operator token is configured, so operator calls are open (as over gRPC)." } }
                 @for p in &policies {
                     @let id = p.descriptor.as_ref().map(|d| d.id.as_str()).unwrap_or("");
                     form.operate method="post" action=(format!("/policies/{id}/replace")) {
@@ -114,8 +115,10 @@ async fn render(
 pub async fn page(
     State(web): State<Web>,
     Extension(session): Extension<Session>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
-    render(&web, &session, None).await
+    let caller = session::caller(&web, &headers).await;
+    render(&web, &caller, &session, None).await
 }
 
 /// The operator forms.
@@ -129,8 +132,13 @@ pub struct OperateForm {
     file_name: String,
 }
 
-fn operator_request<T>(form: &OperateForm, message: T) -> Result<Request<T>, WebError> {
-    let mut request = Request::new(message);
+/// The request with the token typed into the form, or else the signed-in caller's.
+fn operator_request<T>(
+    caller: &Caller,
+    form: &OperateForm,
+    message: T,
+) -> Result<Request<T>, WebError> {
+    let mut request = caller.request(message);
     if !form.token.is_empty() {
         let value = format!("Bearer {}", form.token).parse().map_err(|_| {
             WebError::bad_request("the operator token has characters a header cannot carry")
@@ -149,7 +157,9 @@ pub async fn replace(
     Form(form): Form<OperateForm>,
 ) -> Result<Response, WebError> {
     session::check_form(&session, &headers, &form.csrf)?;
+    let caller = session::caller(&web, &headers).await;
     let request = operator_request(
+        &caller,
         &form,
         ReplacePolicyRequest {
             name: format!("policies/{id}"),
@@ -172,7 +182,7 @@ pub async fn replace(
             format!("{id} was not swapped: {}", status.message()),
         )),
     };
-    respond(&web, &session, notice).await
+    respond(&web, &caller, &session, notice).await
 }
 
 /// `POST /policies/{id}/disable`.
@@ -184,7 +194,9 @@ pub async fn disable(
     Form(form): Form<OperateForm>,
 ) -> Result<Response, WebError> {
     session::check_form(&session, &headers, &form.csrf)?;
+    let caller = session::caller(&web, &headers).await;
     let request = operator_request(
+        &caller,
         &form,
         DisablePolicyRequest {
             name: format!("policies/{id}"),
@@ -197,11 +209,12 @@ pub async fn disable(
             format!("{id} was not disabled: {}", status.message()),
         )),
     };
-    respond(&web, &session, notice).await
+    respond(&web, &caller, &session, notice).await
 }
 
 async fn respond(
     web: &Web,
+    caller: &Caller,
     session: &Session,
     notice: Result<String, (axum::http::StatusCode, String)>,
 ) -> Result<Response, WebError> {
@@ -209,5 +222,5 @@ async fn respond(
         Ok(m) => (axum::http::StatusCode::OK, Ok(m)),
         Err((status, m)) => (status, Err(m)),
     };
-    Ok((status, render(web, session, Some(notice)).await?).into_response())
+    Ok((status, render(web, caller, session, Some(notice)).await?).into_response())
 }

@@ -35,9 +35,7 @@ use crate::session::{self, CSRF_FIELD, Caller, Session};
 
 /// A request to the services carrying `caller`'s metadata.
 fn request<T>(caller: &Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    *request.metadata_mut() = caller.metadata();
-    request
+    caller.request(message)
 }
 
 /// What a proposal would do, in one line (the scenario report's wording).
@@ -112,7 +110,7 @@ pub async fn list(
         .iter()
         .find(|k| slug(enum_word(k.as_str_name(), "PROPOSAL_KIND_")) == filters.kind)
         .map_or(0, |k| *k as i32);
-    let caller = session::caller(&headers);
+    let caller = session::caller(&web, &headers).await;
     let mut proposals = Vec::new();
     let mut token = String::new();
     loop {
@@ -317,7 +315,7 @@ async fn render(
     let name = proposal_name(id)?;
     let proposal = get(web, caller, &name).await?;
     let ballots = current_ballots(web, caller, &name).await?;
-    let members = alliance::members(web).await?;
+    let members = alliance::members(web, caller).await?;
     let active: Vec<_> = members
         .iter()
         .filter(|m| m.status == MemberStatus::Active as i32)
@@ -423,20 +421,30 @@ fn vote_section(
             h2 #vote-h { "Your delegation" }
             @if let Some(message) = &notice.ok { p.notice #vote-ok role="status" { (message) } }
             @if let Some(message) = &notice.error { p.error #vote-error role="alert" { "Your ballot was not cast: " (message) } }
-            form.seat method="post" action="/seat" {
-                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
-                input type="hidden" name="back" value=(back);
-                label for="seat" { "Sit as " }
-                select #seat name="seat" {
-                    option value="" selected[caller.delegation().is_none()] { "an observer (watch only)" }
-                    @for m in members.iter().filter(|m| m.status == MemberStatus::Active as i32) {
-                        option value=(m.code) selected[caller.delegation() == Some(m.code.as_str())] { (m.code) " — " (m.display_name) }
+            @if caller.secured {
+                p #seat-status {
+                    @match caller.delegation() {
+                        Some(code) => { "Signed in as the delegation of " strong { (code) } ". " a href="/session" { "Sign out or switch" } }
+                        None => { "You are " (caller.role) ". " a href="/session" { "Sign in with your delegation's token" } " to vote." }
                     }
                 }
-                " " button type="submit" { "Take this seat" }
+            } @else {
+                form.seat method="post" action="/seat" {
+                    input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                    input type="hidden" name="back" value=(back);
+                    label for="seat" { "Sit as " }
+                    select #seat name="seat" {
+                        option value="" selected[caller.delegation().is_none()] { "an observer (watch only)" }
+                        @for m in members.iter().filter(|m| m.status == MemberStatus::Active as i32) {
+                            option value=(m.code) selected[caller.delegation() == Some(m.code.as_str())] { (m.code) " — " (m.display_name) }
+                        }
+                    }
+                    " " button type="submit" { "Take this seat" }
+                }
             }
             @match caller.delegation() {
-                None => p { "You are observing. Choose a delegation to vote; until delegations have credentials anyone who can reach this page may sit as any delegation." },
+                None if caller.secured => p { "Only a delegation votes, for its own member." },
+                None => p { "You are observing. Choose a delegation to vote; authentication is off on this server, so anyone who can reach this page may sit as any delegation." },
                 Some(code) if !open => p { "The proposal is " (state_word(proposal.state)) "; " (code) " can no longer vote." },
                 Some(code) => {
                     @if let Some(b) = mine {
@@ -562,7 +570,7 @@ pub async fn page(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
-    let caller = session::caller(&headers);
+    let caller = session::caller(&web, &headers).await;
     let notice = Notice {
         ok: query.get("cast").map(|c| {
             format!(
@@ -581,7 +589,7 @@ pub async fn evaluation_fragment(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Html<String>, WebError> {
-    let caller = session::caller(&headers);
+    let caller = session::caller(&web, &headers).await;
     let name = proposal_name(&id)?;
     let evaluations = evaluations(&web, &caller, &name).await?;
     Ok(Html(evaluation_table(&evaluations).into_string()))
@@ -661,7 +669,7 @@ pub async fn vote(
     Form(form): Form<VoteForm>,
 ) -> Result<Response, WebError> {
     session::check_form(&session, &headers, &form.csrf)?;
-    let caller = session::caller(&headers);
+    let caller = session::caller(&web, &headers).await;
     let Some(code) = caller.delegation().map(str::to_string) else {
         return Err(WebError::forbidden(
             "observers watch only: choose a delegation to vote",
@@ -723,7 +731,7 @@ pub async fn withdraw(
     Form(form): Form<WithdrawForm>,
 ) -> Result<Response, WebError> {
     session::check_form(&session, &headers, &form.csrf)?;
-    let caller = session::caller(&headers);
+    let caller = session::caller(&web, &headers).await;
     let Some(code) = caller.delegation() else {
         return Err(WebError::forbidden("observers watch only"));
     };

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::Web;
 use crate::error::WebError;
 use crate::layout::{self, choice_word, enum_word, id_of, percent};
-use crate::session::{self, CSRF_FIELD, Session};
+use crate::session::{self, CSRF_FIELD, Caller, Session};
 
 /// The scenario files offered: `*.toml` in the scenario directory.
 fn files(dir: &Path) -> Vec<String> {
@@ -83,8 +83,10 @@ pub struct RunQuery {
 pub async fn run_file(
     State(web): State<Web>,
     axum::Extension(session): axum::Extension<Session>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<RunQuery>,
 ) -> Result<Html<String>, WebError> {
+    let caller = session::caller(&web, &headers).await;
     // Only a file the picker offers: no paths.
     if !files(&web.scenario_dir).contains(&query.file) {
         return Err(WebError::not_found("no such scenario file"));
@@ -93,7 +95,7 @@ pub async fn run_file(
     let text = tokio::fs::read_to_string(&path)
         .await
         .map_err(|e| WebError::not_found(format!("cannot read {}: {e}", query.file)))?;
-    Ok(run_text(&web, &session, PathBuf::from(&query.file), text).await)
+    Ok(run_text(&web, &caller, &session, PathBuf::from(&query.file), text).await)
 }
 
 /// `POST /scenarios` (multipart): runs an uploaded file.
@@ -135,16 +137,23 @@ pub async fn upload(
         }
     }
     session::check_form(&session, &headers, &token)?;
+    let caller = session::caller(&web, &headers).await;
     let (name, text) = file.ok_or_else(|| WebError::bad_request("choose a file to upload"))?;
-    Ok(run_text(&web, &session, PathBuf::from(name), text).await)
+    Ok(run_text(&web, &caller, &session, PathBuf::from(name), text).await)
 }
 
-async fn run_text(web: &Web, session: &Session, path: PathBuf, text: String) -> Html<String> {
+async fn run_text(
+    web: &Web,
+    caller: &Caller,
+    session: &Session,
+    path: PathBuf,
+    text: String,
+) -> Html<String> {
     let title = path.display().to_string();
     let parsed = accord_scenario::parse(&path, &text);
     let outcome = match parsed {
         Err(problems) => Err(problems),
-        Ok((file, at)) => match connect(web).await {
+        Ok((file, at)) => match connect(web, caller).await {
             Err(e) => Ok(Err(e)),
             Ok(channel) => match accord_scenario::run(&file, &at, channel, false).await {
                 Ok(report) => Ok(Ok(report)),
@@ -172,12 +181,15 @@ async fn run_text(web: &Web, session: &Session, path: PathBuf, text: String) -> 
     )
 }
 
-async fn connect(web: &Web) -> Result<tonic::transport::Channel, String> {
-    tonic::transport::Endpoint::from_shared(format!("http://{}", web.grpc))
+/// A connection to this server's gRPC port carrying `caller`'s credential, so that the run
+/// may do exactly what the caller may.
+async fn connect(web: &Web, caller: &Caller) -> Result<accord_proto::client::Conn, String> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", web.grpc))
         .map_err(|e| e.to_string())?
         .connect()
         .await
-        .map_err(|e| format!("cannot reach this server's gRPC port {}: {e}", web.grpc))
+        .map_err(|e| format!("cannot reach this server's gRPC port {}: {e}", web.grpc))?;
+    Ok(accord_proto::client::conn(channel, caller.bearer()))
 }
 
 /// The file with numbered lines, each problem next to its line.

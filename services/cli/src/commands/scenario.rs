@@ -27,6 +27,30 @@ impl std::fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// The connection a scenario runs on: to the embedded server (loopback, no credentials), or to
+/// `--addr` exactly as every other command connects (TLS, token).
+pub async fn connect(
+    global: &GlobalOptions,
+    embedded: Option<&EmbeddedServer>,
+) -> anyhow::Result<accord_proto::client::Conn> {
+    let Some(server) = embedded else {
+        return Ok(crate::client::Client::connect(global).await?.conn());
+    };
+    let addr = server.url();
+    let channel = tonic::transport::Endpoint::from_shared(addr.clone())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| ConnectError {
+            addr: addr.clone(),
+            reason: crate::output::one_line(&format!("{e:#}")),
+        })?;
+    Ok(accord_proto::client::conn(
+        channel,
+        accord_proto::client::Bearer::default(),
+    ))
+}
+
 async fn run_text(
     global: &GlobalOptions,
     path: &Path,
@@ -42,18 +66,7 @@ async fn run_text(
     } else {
         None
     };
-    let addr = server
-        .as_ref()
-        .map(|s| s.url())
-        .unwrap_or_else(|| global.addr.clone());
-    let channel = tonic::transport::Endpoint::from_shared(addr.clone())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| ConnectError {
-            addr: addr.clone(),
-            reason: crate::output::one_line(&format!("{e:#}")),
-        })?;
+    let channel = connect(global, server.as_ref()).await?;
     let mut result = accord_scenario::run(&file, &at, channel.clone(), !global.json).await;
     if with_sweep && file.sweep.is_some() {
         if let Ok(report) = result.as_mut() {

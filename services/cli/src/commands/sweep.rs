@@ -8,7 +8,6 @@ use accord_scenario::{RunError, sweep, sweep_svg};
 
 use crate::cli::GlobalOptions;
 use crate::cli::scenario::OutputArgs;
-use crate::client::ConnectError;
 use crate::commands::scenario::ScenarioError;
 
 /// What `scenario sweep` was asked.
@@ -42,18 +41,7 @@ pub async fn run_sweep(
     } else {
         None
     };
-    let addr = server
-        .as_ref()
-        .map(|s| s.url())
-        .unwrap_or_else(|| global.addr.clone());
-    let channel = tonic::transport::Endpoint::from_shared(addr.clone())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| ConnectError {
-            addr: addr.clone(),
-            reason: crate::output::one_line(&format!("{e:#}")),
-        })?;
+    let channel = super::scenario::connect(global, server.as_ref()).await?;
     let result = sweep::run(&file, &at, channel, variables, labels, true).await;
     if let Some(server) = server {
         server.shutdown().await;
