@@ -29,4 +29,7 @@ echo "building the power_cli example (release)" >&2
 (cd "$ROOT" && cargo build --release -p accord-weighted --example power_cli)
 CLI="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/power_cli"
 
-exec "$VENV/bin/python" "$ROOT/benchmarks/peer/compare.py" --cli "$CLI" "$@"
+"$VENV/bin/python" "$ROOT/benchmarks/peer/compare.py" --cli "$CLI" "$@"
+echo
+# The indices added with PowerService, where powerindex has a namesake (absolute Banzhaf).
+exec "$VENV/bin/python" "$ROOT/benchmarks/peer/absolute.py" "$VENV/bin/python" "$CLI"

@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::v1::{Ballot, Choice, Position, position};
 
+/// The choice a withdrawal is written with (`Ballot.withdrawn`).
+pub const WITHDRAWN: &str = "WITHDRAWN";
+
 /// The `prev_hash` of the first audit entry: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -37,7 +40,7 @@ pub fn float_hex(value: f64) -> String {
 /// accord-ballot-v1\n
 /// proposal:<len>:<proposal name>\n
 /// member:<len>:<member name, "members/DEU">\n
-/// choice:<len>:<enum name, "CHOICE_SUPPORT">\n
+/// choice:<len>:<enum name, "CHOICE_SUPPORT"; "WITHDRAWN" for a withdrawal>\n
 /// position:<len>:<"none" | "date:YYYY-MM-DD" | "amount:" + float_hex>\n
 /// salience:<len>:<"none" | float_hex>\n
 /// reason:<len>:<reason, UTF-8>\n
@@ -77,9 +80,13 @@ pub struct BallotParts {
 impl BallotParts {
     /// The parts of `ballot`.
     pub fn of(ballot: &Ballot) -> Self {
-        let choice = Choice::try_from(ballot.choice)
-            .map(|c| c.as_str_name().to_string())
-            .unwrap_or_else(|_| ballot.choice.to_string());
+        let choice = if ballot.withdrawn {
+            WITHDRAWN.to_string()
+        } else {
+            Choice::try_from(ballot.choice)
+                .map(|c| c.as_str_name().to_string())
+                .unwrap_or_else(|_| ballot.choice.to_string())
+        };
         let position = position_text(ballot.position.as_ref());
         let acceptable = match &ballot.acceptable_range {
             None => "none".to_string(),
@@ -286,6 +293,23 @@ mod tests {
              choice:14:CHOICE_SUPPORT\nposition:4:none\nsalience:4:none\nreason:0:\n\
              abstention:4:none\nreservation:26:Only with a review in 2027\n\
              acceptable:29:amount:40a3880000000000..none\nnonce:0:\n"
+        );
+    }
+
+    /// Test vector 5: a withdrawal.
+    #[test]
+    fn withdrawal_vector() {
+        let b = Ballot {
+            member: "members/DEU".into(),
+            withdrawn: true,
+            reason: "new instructions".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            String::from_utf8(ballot("proposals/3", &b)).unwrap(),
+            "accord-ballot-v1\nproposal:11:proposals/3\nmember:11:members/DEU\n\
+             choice:9:WITHDRAWN\nposition:4:none\nsalience:4:none\nreason:16:new instructions\n\
+             abstention:4:none\nreservation:0:\nacceptable:4:none\nnonce:0:\n"
         );
     }
 

@@ -412,7 +412,7 @@ def canonical_ballot(proposal: str, ballot) -> bytes:
         b"accord-ballot-v1\n"
         + _field("proposal", proposal)
         + _field("member", ballot.member)
-        + _field("choice", _CHOICES[ballot.choice])
+        + _field("choice", "WITHDRAWN" if ballot.withdrawn else _CHOICES[ballot.choice])
         + _field("position", position)
         + _field("salience", salience)
         + _field("reason", ballot.reason)

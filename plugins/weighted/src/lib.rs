@@ -31,7 +31,7 @@ use power::{Game, IndexSet, MethodChoice, Options, PowerIndices, WinningRule};
 /// The policy's identifier.
 pub const POLICY_ID: &str = "weighted";
 /// The policy's version.
-pub const VERSION: &str = "1.1.0";
+pub const VERSION: &str = "1.2.0";
 
 /// The default quota: two thirds (as text; any fraction within 10⁻⁹ of a whole weight is
 /// snapped to it, so this is exactly ⅔ of the counted weight).
@@ -59,15 +59,19 @@ pub enum WeightBasis {
     Troops,
     /// One vote each.
     Equal,
+    /// Votes held, attribute `votes` (any council whose members have a number of votes: an
+    /// IMF-style board, a shareholders' meeting).
+    Votes,
 }
 
 impl WeightBasis {
-    const CHOICES: [(&'static str, WeightBasis); 5] = [
+    const CHOICES: [(&'static str, WeightBasis); 6] = [
         ("defence_spending", Self::DefenceSpending),
         ("population", Self::Population),
         ("gdp", Self::Gdp),
         ("troops", Self::Troops),
         ("equal", Self::Equal),
+        ("votes", Self::Votes),
     ];
 
     fn parse(text: &str) -> Option<Self> {
@@ -83,6 +87,7 @@ impl WeightBasis {
             Self::DefenceSpending => Some("defence_expenditure_usd_mn"),
             Self::Population => Some("population_mn"),
             Self::Gdp => Some("gdp_usd_bn"),
+            Self::Votes => Some("votes"),
             Self::Troops | Self::Equal => None,
         }
     }
@@ -94,6 +99,7 @@ impl WeightBasis {
             Self::Gdp => "GDP (US$ billion)",
             Self::Troops => "troops contributed to the mission",
             Self::Equal => "one vote per member",
+            Self::Votes => "votes held",
         }
     }
 }
@@ -280,7 +286,8 @@ pub fn descriptor() -> PolicyDescriptor {
                 &bases,
                 "What a member's weight is: defence_spending (attribute \
                  defence_expenditure_usd_mn), population (population_mn), gdp (gdp_usd_bn), \
-                 troops (troops it contributes to the request's mission) or equal (one each). \
+                 troops (troops it contributes to the request's mission), equal (one each) or \
+                 votes (votes, for any council whose members hold votes). \
                  A missing attribute counts as 0.",
             ),
             spec(

@@ -86,6 +86,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Scenario(command) => commands::scenario::run(&global, command).await,
         Command::Demo(output) => commands::scenario::demo(&global, output).await,
         Command::Bench(args) => commands::bench::run(&global, args).await,
+        Command::Power(args) => commands::power::run(&global, args).await,
         Command::Health { service } => {
             let client = Client::connect(&global).await?;
             commands::health::run(&client, &global, &service).await

@@ -6,12 +6,13 @@
 //! `scenarios/factory-settings-2026.toml`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use toml::value::Datetime;
+
+use crate::electorate::{self, ElectorateSpec};
 
 /// A scenario file as written, with the byte spans of the values checked after parsing.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +30,9 @@ pub struct ScenarioFile {
     /// A sensitivity sweep (`accord scenario sweep`): what to vary and which columns to
     /// evaluate. See [`crate::sweep`].
     pub sweep: Option<SweepSpec>,
+    /// Another council than the NATO dataset's allies: its members and weights (the runner
+    /// then decides among them; see `docs/scenarios.md`).
+    pub electorate: Option<Spanned<ElectorateSpec>>,
 }
 
 /// `[sweep]`: the default sensitivity sweep of the scenario.
@@ -267,99 +271,16 @@ pub enum PositionValue {
     Float(f64),
 }
 
-/// One problem in a scenario file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file.
-    pub path: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
+pub use crate::location::{Locator, Problem, Problems};
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-/// Every problem found in a scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problems(pub Vec<Problem>);
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Problems {}
-
-/// Turns byte offsets into line and column numbers.
-#[derive(Debug, Clone)]
-pub struct Locator {
-    path: PathBuf,
-    line_starts: Vec<usize>,
-    text: String,
-}
-
-impl Locator {
-    /// A locator for `text`, read from `path`.
-    pub fn new(path: &Path, text: &str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self {
-            path: path.to_path_buf(),
-            line_starts,
-            text: text.to_string(),
-        }
-    }
-
-    /// A problem at byte `offset`.
-    pub fn problem(&self, offset: usize, message: impl Into<String>) -> Problem {
-        let line = self
-            .line_starts
-            .partition_point(|&start| start <= offset)
-            .max(1);
-        let start = self.line_starts[line - 1];
-        let column = self
-            .text
-            .get(start..offset.min(self.text.len()))
-            .map(|s| s.chars().count())
-            .unwrap_or(0)
-            + 1;
-        Problem {
-            path: self.path.clone(),
-            line,
-            column,
-            message: message.into(),
-        }
-    }
-
-    /// A problem at `spanned`'s start.
-    pub fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
-        self.problem(spanned.span().start, message)
-    }
-}
-
-/// Member codes are three upper-case letters.
+/// Member codes: 1 to 16 upper-case letters, digits, `-` or `_`, starting with a letter (the
+/// server's rule, `accord_server::alliance::is_member_code`).
 pub fn is_member_code(code: &str) -> bool {
+    accord_server::alliance::is_member_code(code)
+}
+
+/// Partner codes are three upper-case letters (ISO 3166-1 alpha-3).
+pub fn is_partner_code(code: &str) -> bool {
     code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase())
 }
 
@@ -398,13 +319,19 @@ pub fn parse(path: &Path, text: &str) -> Result<(ScenarioFile, Locator), Problem
 /// found in it (possibly none), for callers that add checks of their own.
 pub fn read(path: &Path, text: &str) -> Result<(ScenarioFile, Locator, Vec<Problem>), Problems> {
     let locator = Locator::new(path, text);
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+    let mut file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         Problems(vec![
             locator.problem(offset, e.message().trim().to_string()),
         ])
     })?;
-    let problems = check(&file, &locator);
+    let mut problems = check(&file, &locator);
+    if let Some(spec) = file.electorate.as_mut() {
+        match electorate::resolve(spec.get_ref(), &locator) {
+            Ok(resolved) => spec.get_mut().resolved = Some(resolved),
+            Err(p) => problems.extend(p),
+        }
+    }
     Ok((file, locator, problems))
 }
 
@@ -544,7 +471,7 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
                     problems.push(at.at(&proposal.action, "name at least one partner"));
                 }
                 for partner in partners {
-                    if !is_member_code(partner) {
+                    if !is_partner_code(partner) {
                         problems.push(at.at(
                             &proposal.action,
                             format!("partner `{partner}` is not a code like `UKR`"),
@@ -722,6 +649,15 @@ fn check(file: &ScenarioFile, at: &Locator) -> Vec<Problem> {
 /// True when `value` is a date without a time.
 pub fn is_plain_date(value: &Datetime) -> bool {
     date_only(value)
+}
+
+impl ScenarioFile {
+    /// The scenario's own electorate, when it defines one (checked by [`parse`]).
+    pub fn electorate(&self) -> Option<&crate::electorate::Electorate> {
+        self.electorate
+            .as_ref()
+            .and_then(|e| e.get_ref().resolved.as_ref())
+    }
 }
 
 fn accord_proto_policy_id(id: &str) -> bool {

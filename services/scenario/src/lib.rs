@@ -2,17 +2,21 @@
 //! its source, and the policies to compare; running it against a server; the side-by-side
 //! report (text and JSON); SVG charts; and an embedded server for running without one.
 //!
+//! - [`location`]: problems with their file, line and column.
 //! - [`format`]: the TOML format and its line-precise validation (`docs/scenarios.md`).
 //! - [`run`]: evaluating every proposal under every policy (nothing on the server changes).
 //! - [`report`]: tables and JSON. [`svg`]: seat charts and concession charts.
 //! - [`sweep`]: sensitivity sweeps over a grid (batch evaluation); [`sweep_svg`]: their charts.
 //! - [`forecast`]: zone-of-agreement and forecast lines.
+//! - [`electorate`]: any council's members and weights (`[electorate]`, inline or CSV).
 //! - [`embedded`]: an in-process server with a temporary database.
 #![forbid(unsafe_code)]
 
+pub mod electorate;
 pub mod embedded;
 pub mod forecast;
 pub mod format;
+pub mod location;
 pub mod report;
 pub mod run;
 pub mod svg;

@@ -298,12 +298,31 @@ pub(crate) async fn check_on_server(
     at: &Locator,
     channel: &Conn,
 ) -> Result<Vec<Member>, RunError> {
-    let members = all_members(channel).await?;
+    let mut members = all_members(channel).await?;
     let policies = policy_ids(channel).await?;
-    let codes: HashSet<&str> = members.iter().map(|m| m.code.as_str()).collect();
 
     // Checks only the server can make, still pointing at the file's lines.
     let mut problems: Vec<Problem> = Vec::new();
+    if let (Some(electorate), Some(spec)) = (file.electorate(), &file.electorate) {
+        // The scenario's own council: the server's active members must be exactly it (an
+        // embedded server is given it first; see `electorate::provision`).
+        members.retain(|m| m.status == MemberStatus::Active as i32);
+        let active: HashSet<&str> = members.iter().map(|m| m.code.as_str()).collect();
+        let wanted: HashSet<&str> = electorate.members.iter().map(|m| m.code.as_str()).collect();
+        if active != wanted {
+            let missing = wanted.difference(&active).count();
+            let extra = active.difference(&wanted).count();
+            problems.push(at.at(
+                spec,
+                format!(
+                    "the server's active members are not this electorate ({missing} of its \
+                     members missing, {extra} others active): run with --embedded, or make them \
+                     the server's members (accord members create / update)"
+                ),
+            ));
+        }
+    }
+    let codes: HashSet<&str> = members.iter().map(|m| m.code.as_str()).collect();
     for column in &file.policies {
         if !policies.contains(column.policy.get_ref()) {
             let mut known: Vec<_> = policies.iter().cloned().collect();

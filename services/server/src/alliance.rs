@@ -51,6 +51,35 @@ fn iso3(field: &str, code: &str) -> DomainResult<()> {
     }
 }
 
+/// The longest member code: members of other councils than NATO's (an IMF constituency, a board
+/// seat) have codes of any length up to this.
+pub const MAX_MEMBER_CODE_LEN: usize = 16;
+
+/// A member code: 1 to [`MAX_MEMBER_CODE_LEN`] upper-case ASCII letters, digits, `-` or `_`,
+/// starting with a letter ("USA", "EU27", "IMF-ED-12").
+pub fn is_member_code(code: &str) -> bool {
+    let mut chars = code.chars();
+    code.len() <= MAX_MEMBER_CODE_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn member_code(field: &str, code: &str) -> DomainResult<()> {
+    if is_member_code(code) {
+        Ok(())
+    } else {
+        let shown: String = code.chars().take(MAX_MEMBER_CODE_LEN + 1).collect();
+        Err(DomainError::invalid(
+            field,
+            format!(
+                "`{shown}` is not a member code: 1 to {MAX_MEMBER_CODE_LEN} upper-case letters, \
+                 digits, `-` or `_`, starting with a letter (an ISO 3166-1 alpha-3 code for a \
+                 country)"
+            ),
+        ))
+    }
+}
+
 fn required(field: &str, value: &str) -> DomainResult<()> {
     if value.trim().is_empty() {
         Err(DomainError::invalid(field, "is required"))
@@ -128,7 +157,7 @@ impl App {
     /// Adds a member.
     pub async fn create_member(&self, member: Option<Member>) -> DomainResult<Member> {
         let mut member = member.ok_or_else(|| DomainError::invalid("member", "is required"))?;
-        iso3("member.code", &member.code)?;
+        member_code("member.code", &member.code)?;
         member.name = names::name(MEMBERS, &member.code);
         check_member(&member)?;
         let created = self.store.create_member(&member).await;
@@ -171,6 +200,14 @@ impl App {
         self.members.invalidate();
         updated?;
         Ok(member)
+    }
+
+    /// Deletes a member that has never cast a ballot or sponsored a proposal.
+    pub async fn delete_member(&self, name: &str) -> DomainResult<Member> {
+        let code = parse_name("name", MEMBERS, name)?;
+        let deleted = self.store.delete_member(code).await;
+        self.members.invalidate();
+        Ok(deleted?)
     }
 
     /// Adds a partner.

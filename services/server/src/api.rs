@@ -34,7 +34,11 @@ type Reply<T> = Result<Response<T>, Status>;
 
 impl Api {
     /// Authenticates the caller and checks the RPC's rule in the role table (`auth.rs`).
-    async fn enter<T>(&self, request: &Request<T>, method: &str) -> Result<Caller, Status> {
+    pub(crate) async fn enter<T>(
+        &self,
+        request: &Request<T>,
+        method: &str,
+    ) -> Result<Caller, Status> {
         let read_only = self.0.read_only.get().map(String::as_str);
         Ok(self
             .0
@@ -143,6 +147,21 @@ impl MemberService for Api {
         )
         .await?;
         ok(UpdateMemberResponse {
+            member: Some(member),
+        })
+    }
+
+    async fn delete_member(
+        &self,
+        request: Request<DeleteMemberRequest>,
+    ) -> Reply<DeleteMemberResponse> {
+        let caller = self
+            .enter(&request, "accord.v1.MemberService/DeleteMember")
+            .await?;
+        let name = request.into_inner().name;
+        limits::text("name", &name, limits::MAX_NAME)?;
+        let member = acting_as(caller.actor(), self.0.delete_member(&name)).await?;
+        ok(DeleteMemberResponse {
             member: Some(member),
         })
     }

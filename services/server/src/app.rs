@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
 use crate::limits::EvaluationLimiter;
+use crate::metrics::Metrics;
 use crate::policies::PolicyRegistry;
 use crate::settler::Settlers;
 use crate::signatures::BallotKeys;
@@ -52,6 +53,8 @@ pub struct App {
     pub ballot_keys: BallotKeys,
     /// Set at start when the audit log does not verify: why the server serves no writes.
     pub read_only: std::sync::OnceLock<String>,
+    /// What the server counts (served at `/metrics` when `metrics_listen` is set).
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -76,6 +79,7 @@ impl App {
             evaluations: EvaluationLimiter::default(),
             ballot_keys: BallotKeys::default(),
             read_only: std::sync::OnceLock::new(),
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }

@@ -51,6 +51,7 @@ pub const RULES: &[(&str, Rule, bool)] = &[
     ("accord.v1.MemberService/GetMember", Rule::Read, false),
     ("accord.v1.MemberService/CreateMember", Rule::Operator, true),
     ("accord.v1.MemberService/UpdateMember", Rule::Operator, true),
+    ("accord.v1.MemberService/DeleteMember", Rule::Operator, true),
     ("accord.v1.PartnerService/ListPartners", Rule::Read, false),
     ("accord.v1.PartnerService/GetPartner", Rule::Read, false),
     (
@@ -150,6 +151,7 @@ pub const RULES: &[(&str, Rule, bool)] = &[
     ),
     ("accord.v1.DelegationService/WhoAmI", Rule::Read, false),
     ("accord.v1.AuditService/ExportAuditLog", Rule::Read, false),
+    ("accord.v1.PowerService/AnalyzeGame", Rule::Read, false),
 ];
 
 /// The rule of `method` (and whether it writes), if it has one.

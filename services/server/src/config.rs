@@ -101,8 +101,8 @@ pub struct Flags {
     #[arg(long, env = "ACCORD_POLICY_POLL_MS")]
     pub policy_poll_ms: Option<u64>,
     /// Address the web interface (the chamber in a browser) listens on, e.g. 127.0.0.1:8080
-    /// [default: off]. Until delegations have credentials anyone who reaches it may vote as any
-    /// delegation: keep it on loopback or behind an authenticating proxy.
+    /// [default: off]. With credentials configured a browser signs in with a token; without,
+    /// it refuses a non-loopback address as the gRPC port does.
     #[arg(long, env = "ACCORD_WEB_LISTEN")]
     pub web_listen: Option<SocketAddr>,
     /// Token that operators present as `authorization: Bearer <token>` (at least 32
@@ -136,6 +136,14 @@ pub struct Flags {
     /// [default: 2000].
     #[arg(long, env = "ACCORD_AUTH_BACKOFF_MAX_MS")]
     pub auth_backoff_max_ms: Option<u64>,
+    /// Address to serve Prometheus metrics on, at `/metrics` (e.g. `0.0.0.0:9090`)
+    /// [default: none — metrics are not served].
+    #[arg(long, env = "ACCORD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// OTLP/gRPC collector to export trace spans to (e.g. `http://otel-collector:4317`)
+    /// [default: none — spans are not exported].
+    #[arg(long, env = "ACCORD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// One-shot tasks of `accord-server` (without one it serves).
@@ -181,6 +189,8 @@ struct FileConfig {
     tls_client_ca: Option<PathBuf>,
     plugin_pins: Option<Vec<String>>,
     auth_backoff_max_ms: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
+    otlp_endpoint: Option<String>,
 }
 
 /// The resolved configuration.
@@ -230,6 +240,10 @@ pub struct Config {
     pub plugin_pins: Vec<String>,
     /// Longest back-off after failed credentials.
     pub auth_backoff_max: Duration,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The OTLP/gRPC collector spans are exported to, if any.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -257,6 +271,8 @@ impl Default for Config {
             tls_client_ca: None,
             plugin_pins: Vec::new(),
             auth_backoff_max: Duration::from_millis(2000),
+            metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -394,6 +410,16 @@ impl Config {
         if let Some(ms) = flags.auth_backoff_max_ms.or(file.auth_backoff_max_ms) {
             config.auth_backoff_max = Duration::from_millis(ms);
         }
+        config.metrics_listen = flags.metrics_listen.or(file.metrics_listen);
+        config.otlp_endpoint = flags.otlp_endpoint.or(file.otlp_endpoint);
+        if let Some(endpoint) = &config.otlp_endpoint {
+            // The exporter is built without TLS: refuse https:// rather than fail at each export.
+            if !endpoint.starts_with("http://") {
+                return Err(format!(
+                    "otlp_endpoint `{endpoint}` must be an http:// URL (TLS is not supported yet)"
+                ));
+            }
+        }
         if config.policy_timeout.is_zero() {
             return Err("policy_timeout_ms must be greater than 0".to_string());
         }
@@ -424,6 +450,40 @@ mod tests {
         assert_eq!(config.default_policy, "pressure", "the flag beats the file");
         assert_eq!(config.policy_timeout, Duration::from_millis(250));
         assert_eq!(config.database_url, "sqlite://accord.db", "default");
+        assert_eq!(config.metrics_listen, None, "metrics are off by default");
+        assert_eq!(config.otlp_endpoint, None, "trace export is off by default");
+    }
+
+    #[test]
+    fn metrics_and_trace_export_are_configured_from_the_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(
+            &file,
+            "metrics_listen = \"0.0.0.0:9090\"\notlp_endpoint = \"http://collector:4317\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Flags {
+            config: Some(file.clone()),
+            metrics_listen: Some("127.0.0.1:9191".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9191".parse().unwrap())
+        );
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        std::fs::write(&file, "otlp_endpoint = \"collector:4317\"\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("otlp_endpoint"), "{err}");
     }
 
     #[test]

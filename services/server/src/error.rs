@@ -256,7 +256,9 @@ impl From<StoreError> for DomainError {
                 "page_token",
                 format!("`{token}` was not issued by this server"),
             ),
+            StoreError::Signature(reason) => Self::invalid("ballot.signature", reason),
             StoreError::Database(message) => Self::Storage(message),
+            StoreError::InUse(message) => Self::Precondition(message),
             stale @ StoreError::Stale { .. } => Self::Conflict(format!("{stale}; try again")),
         }
     }
@@ -403,6 +405,16 @@ mod tests {
                 .into(),
                 Code::NotFound,
                 "missions/XYZ",
+            ),
+            (
+                DomainError::Exhausted("too large to count exactly".into()),
+                Code::ResourceExhausted,
+                "exactly",
+            ),
+            (
+                StoreError::InUse("member `ABC` has cast 2 ballot(s)".into()).into(),
+                Code::FailedPrecondition,
+                "ballot",
             ),
             (
                 StoreError::BadPageToken("zz".into()).into(),

@@ -2,7 +2,8 @@
 //! missions), takes proposals and ballots, and decides them with decision-policy plugins loaded
 //! at run time.
 //!
-//! - [`config`]: layered configuration. [`telemetry`]: logging.
+//! - [`config`]: layered configuration. [`telemetry`]: logging. [`metrics`]: Prometheus metrics
+//!   and the RPC layer that counts calls. [`tracing_export`]: optional OTLP trace export.
 //! - [`app`]: shared state. [`alliance`]: members, partners, missions. [`proposals`]: proposals,
 //!   ballots, decisions and their effects. [`policies`]: the plugin registry and hot swap.
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
@@ -15,6 +16,7 @@
 //!   gRPC codes.
 //! - Trust: [`auth`] (who the caller is; the one role table), [`limits`] (the one module of
 //!   caps), [`signatures`] (ballot keys and signed ballots); the audit chain is in the store.
+//! - [`power`]: voting power of any council (`PowerService.AnalyzeGame`).
 #![forbid(unsafe_code)]
 
 pub mod alliance;
@@ -30,13 +32,16 @@ pub mod events;
 pub mod forecasts;
 pub mod isolated;
 pub mod limits;
+pub mod metrics;
 pub mod policies;
+pub mod power;
 pub mod proposals;
 pub mod replicas;
 pub mod settler;
 pub mod signatures;
 pub mod telemetry;
 pub mod time;
+pub mod tracing_export;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +52,7 @@ use accord_proto::v1::member_service_server::MemberServiceServer;
 use accord_proto::v1::mission_service_server::MissionServiceServer;
 use accord_proto::v1::partner_service_server::PartnerServiceServer;
 use accord_proto::v1::policy_service_server::PolicyServiceServer;
+use accord_proto::v1::power_service_server::PowerServiceServer;
 use accord_proto::v1::proposal_service_server::ProposalServiceServer;
 use accord_store::Store;
 use tokio::net::TcpListener;
@@ -115,18 +121,25 @@ async fn trust_at_start(app: &App) -> Result<(), StartError> {
             let _ = app.read_only.set(why);
         }
     }
+    load_credentials(app).await?;
+    if app.auth.is_open() {
+        warn!(
+            listen = %app.config.listen,
+            "authentication is OFF: every caller may do everything (configure an operator token or client certificates)"
+        );
+    }
+    Ok(())
+}
+
+/// Loads the issued tokens and the ballot keys from the store (at start, and on every replica
+/// when another one changed them: see `replicas`). Keys are never removed, only replaced.
+pub(crate) async fn load_credentials(app: &App) -> Result<(), accord_store::StoreError> {
     app.auth.set_tokens(app.store.tokens().await?);
     for key in app.store.ballot_keys().await? {
         match signatures::parse_public_key("public_key", &key.public_key) {
             Ok(parsed) => app.ballot_keys.set(&key.member, parsed),
             Err(e) => warn!(member = %key.member, error = %e, "ignoring a stored ballot key"),
         }
-    }
-    if app.auth.is_open() {
-        warn!(
-            listen = %app.config.listen,
-            "authentication is OFF: every caller may do everything (configure an operator token or client certificates)"
-        );
     }
     Ok(())
 }
@@ -226,25 +239,28 @@ trait Limit {
 }
 
 macro_rules! limit {
-    ($($server:ident),*) => {$(
+    ($($server:ident: $request:expr, $response:expr);* $(;)?) => {$(
         impl Limit for $server<Api> {
             type Limited = $server<Api>;
             fn limited(self) -> Self::Limited {
-                self.max_decoding_message_size(limits::MAX_REQUEST_BYTES)
-                    .max_encoding_message_size(limits::MAX_RESPONSE_BYTES)
+                self.max_decoding_message_size($request)
+                    .max_encoding_message_size($response)
             }
         }
     )*};
 }
 
 limit!(
-    MemberServiceServer,
-    PartnerServiceServer,
-    MissionServiceServer,
-    ProposalServiceServer,
-    PolicyServiceServer,
-    DelegationServiceServer,
-    AuditServiceServer
+    MemberServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    PartnerServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    MissionServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    // EvaluateBatch carries up to 1,000 evaluations (a sweep's batch) and answers them all.
+    ProposalServiceServer: limits::MAX_BATCH_REQUEST_BYTES, limits::MAX_BATCH_RESPONSE_BYTES;
+    PolicyServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    DelegationServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    AuditServiceServer: limits::MAX_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
+    // AnalyzeGame takes councils of many thousand members (up to 10,000 players).
+    PowerServiceServer: limits::MAX_BATCH_REQUEST_BYTES, limits::MAX_RESPONSE_BYTES;
 );
 
 /// The server's TLS configuration (rustls), when TLS is configured: its certificate and key,
@@ -304,6 +320,7 @@ pub async fn serve(
             signalled.notify_one();
         }
     };
+    let rpc_metrics = app.config.metrics_listen.map(|_| app.metrics.clone());
     let mut builder = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
@@ -315,6 +332,7 @@ pub async fn serve(
     }
     let server = builder
         .trace_fn(|request| info_span!("rpc", method = %request.uri().path()))
+        .layer(metrics::RpcMetricsLayer::new(rpc_metrics))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(limited(MemberServiceServer::new(api.clone())))
@@ -323,7 +341,8 @@ pub async fn serve(
         .add_service(limited(ProposalServiceServer::new(api.clone())))
         .add_service(limited(PolicyServiceServer::new(api.clone())))
         .add_service(limited(DelegationServiceServer::new(api.clone())))
-        .add_service(limited(AuditServiceServer::new(api)))
+        .add_service(limited(AuditServiceServer::new(api.clone())))
+        .add_service(limited(PowerServiceServer::new(api)))
         .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
     let grace = app.config.shutdown_grace;
     let result = tokio::select! {
@@ -360,6 +379,7 @@ async fn set_health(reporter: &HealthReporter, not_ready: Option<&str>) {
         <PolicyServiceServer<Api> as tonic::server::NamedService>::NAME,
         <DelegationServiceServer<Api> as tonic::server::NamedService>::NAME,
         <AuditServiceServer<Api> as tonic::server::NamedService>::NAME,
+        <PowerServiceServer<Api> as tonic::server::NamedService>::NAME,
     ];
     for service in services {
         reporter.set_service_status(service, status).await;
@@ -383,4 +403,29 @@ async fn readiness(app: Arc<App>, reporter: HealthReporter, mut last: Option<Str
         }
         last = now;
     }
+}
+
+/// The metrics in the Prometheus text format, as they are now.
+pub fn metrics_text(app: &App) -> String {
+    let healthy = app.policies.healthy_ids();
+    let policies: Vec<(String, bool)> = app
+        .policies
+        .list()
+        .into_iter()
+        .map(|(policy, _)| {
+            let id = policy.id().to_string();
+            let takes_calls = healthy.contains(&id);
+            (id, takes_calls)
+        })
+        .collect();
+    app.metrics.render(app.store.stats(), &policies)
+}
+
+/// Serves `/metrics` for `app` on `listener` until `app` begins shutting down.
+pub async fn serve_metrics(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let mut shutting_down = app.shutting_down.subscribe();
+    let shutdown = async move {
+        let _ = shutting_down.wait_for(|down| *down).await;
+    };
+    metrics::serve(listener, move || metrics_text(&app), shutdown).await
 }

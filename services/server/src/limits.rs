@@ -28,6 +28,14 @@ use crate::error::{DomainError, DomainResult};
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// Largest response message sent (gRPC encoding limit).
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest request to ProposalService, whose EvaluateBatch carries up to 1,000 evaluations (a
+/// sweep sends 250 at a time, about 0.4 MiB); every other message there is small anyway, its
+/// fields capped one by one below.
+pub const MAX_BATCH_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest ProposalService response: the answers to a whole batch.
+pub const MAX_BATCH_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Ballots in all the evaluations of one batch together.
+pub const MAX_BATCH_BALLOTS: usize = 64 * 1024;
 /// Longest error message a client is sent (defined with the error mapping).
 pub use crate::error::MAX_ERROR_MESSAGE;
 /// Resource names, ids, codes, file names, members, nonces' container fields.
@@ -281,6 +289,8 @@ pub fn evaluation(r: &EvaluateProposalRequest) -> DomainResult<()> {
 /// Checks every item of a batch as [`evaluation`] does, naming `evaluations[i]` (the number of
 /// items is checked where the batch is run).
 pub fn evaluation_batch(r: &EvaluateBatchRequest) -> DomainResult<()> {
+    let ballots: usize = r.evaluations.iter().map(|e| e.ballots.len()).sum();
+    items("evaluations[].ballots", ballots, MAX_BATCH_BALLOTS)?;
     for (i, item) in r.evaluations.iter().enumerate() {
         evaluation(item).map_err(|e| e.in_item(&format!("evaluations[{i}]")))?;
     }

@@ -352,6 +352,22 @@ impl App {
             .active_member(&format!("{field}.member"), &ballot.member)
             .await?;
         ballot.member = names::name(MEMBERS, &code);
+        if ballot.withdrawn {
+            let stated = ballot.choice != 0
+                || ballot.position.is_some()
+                || ballot.salience.is_some()
+                || ballot.constructive_abstention
+                || !ballot.reservation.is_empty()
+                || ballot.acceptable_range.is_some();
+            if stated {
+                return Err(DomainError::invalid(
+                    format!("{field}.withdrawn"),
+                    "a withdrawal states no choice, position, salience, abstention, reservation \
+                     or range (a reason may say why)",
+                ));
+            }
+            return Ok(());
+        }
         let choice: Choice = parse_enum(&format!("{field}.choice"), ballot.choice)?;
         if choice == Choice::Unspecified {
             return Err(DomainError::invalid(
@@ -429,9 +445,22 @@ impl App {
             )));
         }
         self.ballot_keys.check(&proposal.name, &ballot)?;
+        if ballot.withdrawn {
+            let current = self.store.last_ballots(id).await?;
+            if !current
+                .iter()
+                .any(|b| b.member == ballot.member && !b.withdrawn)
+            {
+                return Err(DomainError::Precondition(format!(
+                    "{} has no ballot on {} to withdraw",
+                    ballot.member, proposal.name
+                )));
+            }
+        }
         ballot.name = String::new();
         ballot.cast_time = Some(now);
         let stored = self.store.cast_ballot(id, &ballot).await?;
+        self.metrics.ballot_cast();
 
         let silence_broken = proposal.procedure == Procedure::Silence as i32
             && ballot.choice == Choice::Object as i32;
@@ -475,6 +504,9 @@ impl App {
             Some(id) => Some(self.store.get_mission(id).await?),
             None => None,
         };
+        // A withdrawn ballot is no ballot: policies never see withdrawals.
+        let mut ballots = ballots;
+        ballots.retain(|b| !b.withdrawn);
         Ok(DecisionRequest {
             proposal: Some(proposal.clone()),
             members,
@@ -523,7 +555,23 @@ impl App {
             .as_ref()
             .map(|p| p.policy_id.clone())
             .unwrap_or_default();
-        Ok((self.policies.decide(&policy, request).await?, last_ballot))
+        Ok((self.call_policy(&policy, request).await?, last_ballot))
+    }
+
+    /// Decides `request` under policy `id`, recording the call's duration if a call was made.
+    async fn call_policy(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
+        let started = std::time::Instant::now();
+        let result = self.policies.decide(id, request).await;
+        // A policy that is missing or unavailable was not called.
+        let called = !matches!(
+            result,
+            Err(DomainError::NotFound { .. } | DomainError::PolicyUnavailable { .. })
+        );
+        if called {
+            self.metrics
+                .policy_called(id, started.elapsed(), result.is_ok());
+        }
+        result
     }
 
     /// Settles proposal `id` if its result can no longer change (or its deadline has passed),
@@ -619,6 +667,9 @@ impl App {
         let closed = self.store.close_proposal(id, &closing).await;
         self.proposals.invalidate(id);
         let closed = closed?;
+        let policy_id = proposal.policy.as_ref().map(|p| p.policy_id.as_str());
+        self.metrics
+            .decided(policy_id.unwrap_or_default(), state_word(state as i32));
         info!(proposal = %closed.name, state = ?state, policy = ?decision.policy.as_ref().map(|p| &p.policy_id), "proposal closed");
         self.events.publish(
             id,
@@ -943,7 +994,7 @@ impl App {
             async move {
                 (
                     policy.policy_id.clone(),
-                    self.policies.decide(&policy.policy_id, request).await,
+                    self.call_policy(&policy.policy_id, request).await,
                 )
             }
         });

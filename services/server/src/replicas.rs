@@ -9,6 +9,11 @@
 //!   connection ([`Change::Resync`]) invalidates everything. Until a notice arrives a replica may
 //!   serve a proposal as still open, but nothing it *writes* depends on that: the store refuses a
 //!   ballot on a closed proposal and a second close, whichever replica tries.
+//! - **Credentials are the same everywhere.** A token issued or revoked, or a ballot key
+//!   registered, through any replica reaches the others as [`Change::Credentials`]: each reloads
+//!   every token and key from the store (as at start), so a token revoked through one replica is
+//!   refused by all once the notice arrives. A lost notification connection
+//!   ([`Change::Resync`]) reloads them too.
 //! - **Watchers see every event, wherever it happened.** A ballot or a close committed by
 //!   another replica is published to this replica's watchers (read back from the database; the
 //!   notice only names it), after the events of that replica's earlier commits.
@@ -81,12 +86,22 @@ async fn apply(app: &App, change: Change) {
         }
         Change::Setting { .. } => {}
         Change::Policy => app.policies_changed.notify_one(),
+        Change::Credentials => reload_credentials(app).await,
         Change::Resync => {
+            reload_credentials(app).await;
             app.members.invalidate();
             app.proposals.invalidate("*");
             app.policies_changed.notify_one();
             app.deadlines_changed.notify_one();
         }
+    }
+}
+
+/// Reloads the issued tokens and ballot keys (another replica issued or revoked a token or
+/// registered a key, or notices may have been missed).
+async fn reload_credentials(app: &App) {
+    if let Err(e) = crate::load_credentials(app).await {
+        warn!(error = %e, "cannot reload the tokens and ballot keys another replica changed");
     }
 }
 

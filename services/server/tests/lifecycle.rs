@@ -984,3 +984,63 @@ async fn evaluating_under_all_policies_uses_the_proposals_own_parameters_for_its
         "asked explicitly, the policy takes the parameters given (defaults)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_ballot_counts_as_no_ballot_and_bad_withdrawals_change_nothing() {
+    let server = TestServer::start_default().await;
+    let codes = member_codes(&server).await;
+    let created = create(&server, end_nmi("unanimity")).await;
+    let withdrawal = |code: &str| Ballot {
+        member: member(code),
+        withdrawn: true,
+        reason: "new instructions from the capital".into(),
+        ..Default::default()
+    };
+
+    // Nothing to withdraw yet: refused, and no record is written.
+    let refused = server
+        .proposals()
+        .cast_ballot(CastBallotRequest {
+            proposal: created.name.clone(),
+            ballot: Some(withdrawal("HUN")),
+        })
+        .await;
+    assert_status(
+        refused,
+        Code::FailedPrecondition,
+        &["members/HUN", "no ballot", "to withdraw"],
+    );
+    // A withdrawal that also states a choice is not a withdrawal.
+    let mixed = server
+        .proposals()
+        .cast_ballot(CastBallotRequest {
+            proposal: created.name.clone(),
+            ballot: Some(Ballot {
+                choice: Choice::Support as i32,
+                ..withdrawal("HUN")
+            }),
+        })
+        .await;
+    assert_status(mixed, Code::InvalidArgument, &["withdrawn", "no choice"]);
+    assert!(all_ballots(&server, &created.name).await.is_empty());
+
+    // Hungary objects, then takes it back: the record keeps both, the policy sees neither.
+    cast(&server, &created.name, ballot("HUN", Choice::Object)).await;
+    let (stored, after) = cast(&server, &created.name, withdrawal("HUN")).await;
+    assert!(stored.withdrawn);
+    assert_eq!(stored.choice, Choice::Unspecified as i32);
+    assert_eq!(state(&after), ProposalState::Open);
+    let history = all_ballots(&server, &created.name).await;
+    assert_eq!(history.len(), 2);
+    assert!(!history[0].withdrawn && history[1].withdrawn);
+
+    // Everyone else supports: with Hungary silent (no ballot) an open vote is not yet over…
+    for code in codes.iter().filter(|c| *c != "HUN") {
+        let (_, after) = cast(&server, &created.name, ballot(code, Choice::Support)).await;
+        assert_eq!(state(&after), ProposalState::Open, "after {code}");
+    }
+    // …and no objection remains: once Hungary supports, the proposal is adopted.
+    let (_, after) = cast(&server, &created.name, ballot("HUN", Choice::Support)).await;
+    assert_eq!(state(&after), ProposalState::Adopted, "{after:?}");
+    assert!(after.decision.expect("decision").blockers.is_empty());
+}

@@ -420,3 +420,156 @@ async fn a_policy_replaced_through_one_replica_reaches_the_others_within_the_bou
     );
     assert_eq!(health(&servers[0]).await, ServingStatus::Serving);
 }
+
+/// Credentials are the same on every replica: a delegation token issued through one is honoured
+/// by another, a ballot key registered through one is checked by another, and a token revoked
+/// through one is refused (UNAUTHENTICATED) by another once its change notice arrives; the audit
+/// chain the replicas wrote together verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_issued_or_revoked_through_one_replica_hold_on_another() {
+    use ed25519_dalek::{Signer, SigningKey};
+    use tonic::Code;
+
+    let url = TempPostgres::shared().database();
+    let mut options = Options::secured().on_database(&url);
+    // Refused attempts are slowed down per client: keep that short while B learns the token.
+    options.args = vec!["--auth-backoff-max-ms".into(), "20".into()];
+    let a = TestServer::start(options.clone()).await;
+    let b = TestServer::start(options).await;
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    let issued = a
+        .as_operator()
+        .delegations
+        .issue_token(IssueTokenRequest {
+            role: Role::Delegation as i32,
+            member: member("DEU"),
+            ttl_seconds: 0,
+            label: "issued through A".into(),
+        })
+        .await
+        .expect("issue through A")
+        .into_inner();
+    let token_name = issued.token.expect("the token").name;
+    let deu_on_a = a.clients(Some(&issued.secret));
+    let deu_on_b = b.clients(Some(&issued.secret));
+    wait_for("B honours the token issued through A", LIMIT, || {
+        let mut delegations = deu_on_b.delegations.clone();
+        async move {
+            delegations
+                .who_am_i(WhoAmIRequest {})
+                .await
+                .is_ok_and(|r| r.into_inner().member == member("DEU"))
+        }
+    })
+    .await;
+
+    // A key registered through A is checked by B: an unsigned ballot is refused at once; B
+    // accepts DEU's signed ballots once it knows the key (before, it refuses them and writes
+    // nothing), and then refuses unsigned ones.
+    let signing = SigningKey::from_bytes(&[9; 32]);
+    deu_on_a
+        .delegations
+        .clone()
+        .register_ballot_key(RegisterBallotKeyRequest {
+            member: String::new(),
+            public_key: signing.verifying_key().as_bytes().to_vec(),
+        })
+        .await
+        .expect("register through A");
+    let open = create(&a, proposal("Keys travel", motion("keys"), "unanimity")).await;
+    // At once, whether or not B has heard of the key yet: the store checks the key it holds.
+    let early = deu_on_b
+        .proposals
+        .clone()
+        .cast_ballot(CastBallotRequest {
+            proposal: open.name.clone(),
+            ballot: Some(ballot("DEU", Choice::Object)),
+        })
+        .await
+        .expect_err("an unsigned ballot right after the key was registered elsewhere");
+    assert_eq!(early.code(), Code::InvalidArgument, "{early:?}");
+    let signed = |nonce: &str| {
+        let mut ballot = ballot("DEU", Choice::Support);
+        ballot.nonce = nonce.into();
+        ballot.signature = signing
+            .sign(&accord_proto::canonical::ballot(&open.name, &ballot))
+            .to_bytes()
+            .to_vec();
+        ballot
+    };
+    let mut attempt = 0;
+    wait_for("B checks the key registered through A", LIMIT, || {
+        attempt += 1;
+        let request = CastBallotRequest {
+            proposal: open.name.clone(),
+            ballot: Some(signed(&format!("attempt {attempt}"))),
+        };
+        let mut proposals = deu_on_b.proposals.clone();
+        async move { proposals.cast_ballot(request).await.is_ok() }
+    })
+    .await;
+    let unsigned = deu_on_b
+        .proposals
+        .clone()
+        .cast_ballot(CastBallotRequest {
+            proposal: open.name.clone(),
+            ballot: Some(ballot("DEU", Choice::Object)),
+        })
+        .await
+        .expect_err("an unsigned ballot of a member with a key");
+    assert_eq!(unsigned.code(), Code::InvalidArgument, "{unsigned:?}");
+
+    // Revoked through A: refused by A at once and by B once the notice arrives.
+    a.as_operator()
+        .delegations
+        .revoke_token(RevokeTokenRequest {
+            name: token_name.clone(),
+        })
+        .await
+        .expect("revoke through A");
+    let on_a = deu_on_a
+        .delegations
+        .clone()
+        .who_am_i(WhoAmIRequest {})
+        .await
+        .expect_err("A refuses the token it revoked");
+    assert_eq!(on_a.code(), Code::Unauthenticated);
+    wait_for("B refuses the token revoked through A", LIMIT, || {
+        let mut delegations = deu_on_b.delegations.clone();
+        async move {
+            delegations
+                .who_am_i(WhoAmIRequest {})
+                .await
+                .is_err_and(|status| status.code() == Code::Unauthenticated)
+        }
+    })
+    .await;
+    let refused = deu_on_b
+        .proposals
+        .clone()
+        .cast_ballot(CastBallotRequest {
+            proposal: open.name.clone(),
+            ballot: Some(signed("after revocation")),
+        })
+        .await
+        .expect_err("B refuses a ballot with the revoked token");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+
+    // Everything both replicas wrote (refused credentials included) is one verified chain.
+    let store = accord_store::open(&url).await.unwrap();
+    let report = store
+        .verify_audit()
+        .await
+        .unwrap()
+        .unwrap_or_else(|broken| panic!("the chain the replicas wrote: {broken}"));
+    assert!(report.signatures >= 1, "{report:?}");
+    let chain = store.export_audit(0, 1_000_000).await.unwrap();
+    let revoked: Vec<&str> = chain
+        .iter()
+        .filter(|e| e.kind == "token_revoked" && e.subject == token_name)
+        .map(|e| e.actor.as_str())
+        .collect();
+    assert_eq!(revoked, ["operator"]);
+    store.close().await;
+}

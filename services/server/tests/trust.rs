@@ -175,6 +175,20 @@ async fn call(c: &Clients, method: &str, open_proposal: &str) -> Code {
             })
             .await
             .map(|_| Code::Ok),
+        "DeleteMember" => c
+            .members
+            .clone()
+            .delete_member(DeleteMemberRequest {
+                name: member("ZZZ"),
+            })
+            .await
+            .map(|_| Code::Ok),
+        "AnalyzeGame" => c
+            .power
+            .clone()
+            .analyze_game(AnalyzeGameRequest::default())
+            .await
+            .map(|_| Code::Ok),
         "ListPartners" => c
             .partners
             .clone()

@@ -56,6 +56,15 @@ impl Entry {
         )
     }
 
+    /// An operator deleted a member ("member_deleted").
+    pub(crate) fn member_deleted(member: &accord_proto::v1::Member) -> Self {
+        Entry::new(
+            "member_deleted",
+            member.name.clone(),
+            record_detail(&member.code),
+        )
+    }
+
     /// An adopted proposal added or replaced a record ("create_mission", "update_partner").
     pub(crate) fn effect<R: Record>(write: Write, record: &R, proposal: &str) -> Self {
         let action = match write {

@@ -11,6 +11,7 @@
 pub mod actor;
 mod audit;
 pub mod audit_chain;
+mod chain_rows;
 mod closing;
 pub mod credentials;
 pub mod dataset;
@@ -81,6 +82,9 @@ pub enum Change {
     },
     /// A policy change was recorded ([`Store::record_policy_change`]).
     Policy,
+    /// A token was issued or revoked, or a ballot key registered: reload
+    /// [`Store::tokens`] and [`Store::ballot_keys`].
+    Credentials,
     /// Changes may have been missed (the notification connection was lost and is back): forget
     /// everything cached.
     Resync,
@@ -141,12 +145,22 @@ pub enum StoreError {
         /// The latest ballot sequence.
         latest: i64,
     },
+    /// A ballot refused because of its signature: its member has a registered ballot key and
+    /// the signature does not verify with it, or it is signed and the member has no key. The
+    /// ballot writer checks this under the write lock against the keys in the database, so a
+    /// key registered through another replica counts at once and the audit chain never records
+    /// a ballot it would not verify.
+    #[error("{0}")]
+    Signature(String),
     /// A page token that this store did not issue.
     #[error("invalid page token `{0}`")]
     BadPageToken(String),
     /// The database failed (I/O, corruption, unavailable).
     #[error("database error: {0}")]
     Database(String),
+    /// The record cannot be deleted: others refer to it (a member with ballots or proposals).
+    #[error("{0}")]
+    InUse(String),
 }
 
 fn unsupported(what: &str) -> StoreError {
@@ -256,6 +270,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_member(&self, member: &Member) -> StoreResult<()>;
     /// Every member (for decision requests), ordered by code.
     async fn all_members(&self) -> StoreResult<Vec<Member>>;
+    /// Deletes a member that has never cast a ballot or sponsored a proposal (the record stays
+    /// whole: ballots and proposals keep naming their members), with its audit entry; returns
+    /// the member as it was. A backend that cannot delete keeps this default.
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        Err(StoreError::InUse(format!(
+            "member `{code}` cannot be deleted by this store; suspend it instead"
+        )))
+    }
 
     /// Partners, ordered by code, optionally only those with `participation`.
     async fn list_partners(
@@ -450,4 +472,34 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
         Err(unsupported("verify_audit"))
     }
+
+    /// Figures for monitoring (connection pool, ballot group commit), read without waiting.
+    /// A backend that keeps none reports none (the default).
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            pool: None,
+            group_commit: Some(self.group_commit_stats()),
+        }
+    }
+}
+
+/// What a store reports for monitoring ([`Store::stats`]): each part is `None` when the backend
+/// has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The connection pool.
+    pub pool: Option<PoolStats>,
+    /// The ballot writer, if ballots are group-committed.
+    pub group_commit: Option<GroupCommitStats>,
+}
+
+/// A connection pool's figures at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }

@@ -6,8 +6,13 @@
 //! store's write lock — and exact: every row of every table keeps its key, its columns and its
 //! message, so proposal ids, ballot sequences and the audit log (the same entries with the same
 //! sequences, times and details, in the same order) are as they were, and page tokens issued by
-//! the old server keep working (the token key is copied too). The target must hold no alliance
-//! yet (no member, proposal or audit entry); the source is only read.
+//! the old server keep working (the token key is copied too). The audit chain is copied as it
+//! is — actors, previous hashes and hashes — with the highest audit sequence SQLite ever used,
+//! so the copy verifies on PostgreSQL exactly as the source did (a tampered source stays
+//! visibly tampered); issued tokens (their hashes) and ballot keys come along. A source written
+//! before the chain existed is linked on the target, as SQLite links it on first open. The
+//! target must hold no alliance yet (no member, proposal or audit entry); the source is only
+//! read.
 
 use std::str::FromStr;
 
@@ -48,9 +53,12 @@ enum Type {
 
 use Type::{Bool, Bytes, Int, Text};
 
+/// A table and its columns.
+type Columns = (&'static str, &'static [(&'static str, Type)]);
+
 /// The tables copied, in an order that respects their references, with their columns (the same
 /// names in both schemas).
-const TABLES: &[(&str, &[(&str, Type)])] = &[
+const TABLES: &[Columns] = &[
     (
         "members",
         &[("code", Text), ("status", Int), ("message", Bytes)],
@@ -114,6 +122,25 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
         "settings",
         &[("key", Text), ("value", Text), ("update_time_ms", Int)],
     ),
+];
+
+/// The audit log of a database written before the chain existed (linked on the target as
+/// SQLite links it when it first opens such a database).
+const AUDIT_UNCHAINED: Columns = (
+    "audit_log",
+    &[
+        ("sequence", Int),
+        ("time_s", Int),
+        ("time_ns", Int),
+        ("kind", Text),
+        ("subject", Text),
+        ("detail", Text),
+    ],
+);
+
+/// The tables of the trust schema (`0002_trust`), copied from a chained database: the audit log
+/// with its chain exactly as it is (so that it verifies on PostgreSQL), tokens and ballot keys.
+const TRUST_TABLES: &[Columns] = &[
     (
         "audit_log",
         &[
@@ -122,7 +149,32 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
             ("time_ns", Int),
             ("kind", Text),
             ("subject", Text),
+            ("actor", Text),
             ("detail", Text),
+            ("prev_hash", Text),
+            ("hash", Text),
+        ],
+    ),
+    (
+        "tokens",
+        &[
+            ("id", Int),
+            ("role", Int),
+            ("member", Text),
+            ("secret_sha256", Text),
+            ("label", Text),
+            ("create_time_ms", Int),
+            ("expire_time_ms", Int),
+            ("revoke_time_ms", Int),
+        ],
+    ),
+    (
+        "ballot_keys",
+        &[
+            ("sequence", Int),
+            ("member", Text),
+            ("public_key", Bytes),
+            ("create_time_ms", Int),
         ],
     ),
 ];
@@ -131,7 +183,8 @@ const TABLES: &[(&str, &[(&str, Type)])] = &[
 const IDENTITIES: &[(&str, &str)] = &[
     ("proposals", "id"),
     ("decisions", "sequence"),
-    ("audit_log", "sequence"),
+    ("tokens", "id"),
+    ("ballot_keys", "sequence"),
 ];
 
 /// Rows per INSERT (PostgreSQL takes at most 65535 parameters per statement).
@@ -204,8 +257,22 @@ async fn copy(source: &sqlx::SqlitePool, target: &sqlx::PgPool) -> StoreResult<C
         .await
         .map_err(db_err)?;
 
+    // A source whose audit log is chained (every database a server of the trust schema has
+    // opened) is copied with its chain; an older one is linked on the target afterwards.
+    let chain: Option<String> =
+        sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'audit_chain'")
+            .fetch_optional(&mut *read)
+            .await
+            .map_err(db_err)?;
+    let chained = chain.as_deref() == Some("sealed");
+    let tables: Vec<Columns> = if chained {
+        TABLES.iter().chain(TRUST_TABLES).copied().collect()
+    } else {
+        TABLES.iter().copied().chain([AUDIT_UNCHAINED]).collect()
+    };
+
     let mut report = CopyReport::default();
-    for (table, columns) in TABLES {
+    for (table, columns) in tables {
         let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         let sql = format!(
             "SELECT {} FROM {table} ORDER BY {}",
@@ -261,6 +328,14 @@ async fn copy(source: &sqlx::SqlitePool, target: &sqlx::PgPool) -> StoreResult<C
         .await
         .map_err(db_err)?;
     for (table, seq) in used {
+        if table == "audit_log" {
+            // The highest audit sequence ever used (see migrations-postgres/0002_trust.sql).
+            sqlx::query("UPDATE audit_sequence SET last_sequence = GREATEST(last_sequence, $1)")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         if let Some((_, column)) = IDENTITIES.iter().find(|(t, _)| *t == table) {
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
@@ -272,6 +347,20 @@ async fn copy(source: &sqlx::SqlitePool, target: &sqlx::PgPool) -> StoreResult<C
                 .await
                 .map_err(db_err)?;
         }
+    }
+    sqlx::query(
+        "UPDATE audit_sequence SET last_sequence = \
+         GREATEST(last_sequence, (SELECT COALESCE(MAX(sequence), 0) FROM audit_log))",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if !chained {
+        sqlx::query("UPDATE store_meta SET value = 'unsealed' WHERE key = 'audit_chain'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        crate::postgres::chain::seal_if_unsealed(&mut tx).await?;
     }
     tx.commit().await.map_err(db_err)?;
     read.commit().await.map_err(db_err)?;

@@ -20,12 +20,18 @@
 //!   replica that dies holding a lease leaves nothing half done (closing is one transaction)
 //!   and the lease runs out.
 //! - **Replicas hear each other** ([`notify`]): each write sends a NOTIFY in its transaction,
-//!   and [`Store::changes`] hands the other replicas' changes to the server.
+//!   and [`Store::changes`] hands the other replicas' changes to the server — among them
+//!   [`Change::Credentials`] when a token is issued or revoked or a ballot key registered, so
+//!   that every replica honours and refuses the same tokens and checks the same keys.
+//! - **One audit chain** ([`chain`]): every audit entry, whichever replica writes it, is linked
+//!   to the one before under the write lock, as in SQLite, and [`Store::verify_audit`] checks
+//!   the chain, every ballot signature and every stored ballot.
 //!
 //! The backend-neutral parts are shared with SQLite: statements ([`statements`](crate::statements)),
 //! page tokens ([`paging`](crate::paging)), record kinds ([`records`](crate::records)), audit
 //! entries ([`audit`](crate::audit)) and the rules of closing ([`closing`](crate::closing)).
 
+pub(crate) mod chain;
 mod group_commit;
 mod notify;
 mod rows;
@@ -58,6 +64,7 @@ use crate::{
     AuditEntry, Change, Closing, Effect, Page, PageRequest, PolicyChange, ProposalFilter, Store,
     StoreError, StoreResult, dataset,
 };
+use crate::{AuditEvent, BallotKeyRecord, ChainBroken, ChainReport, ChainedEntry, TokenRecord};
 
 /// The schema migrations in `services/store/migrations-postgres`, compiled in.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
@@ -107,6 +114,13 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;
+        {
+            // Chains the entries of a database written before the chain existed (once).
+            let mut tx = pool.begin().await.map_err(db_err)?;
+            rows::lock_writes(&mut tx).await?;
+            chain::seal_if_unsealed(&mut tx).await?;
+            tx.commit().await.map_err(db_err)?;
+        }
         let token_key: String =
             sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'page_token_key'")
                 .fetch_one(&pool)
@@ -215,6 +229,46 @@ impl Store for PostgresStore {
 
     async fn update_member(&self, member: &Member) -> StoreResult<()> {
         self.write_record(Write::Update, member).await
+    }
+
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        let mut tx = self.rows.write_tx().await?;
+        let message: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT message FROM members WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let member: Member = crate::records::decode(
+            "member",
+            &message.ok_or_else(|| StoreError::not_found("member", code))?,
+        )?;
+        let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE member = $1")
+            .bind(code)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let proposals: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM proposals WHERE sponsor = $1")
+                .bind(&member.name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if ballots > 0 || proposals > 0 {
+            return Err(StoreError::InUse(format!(
+                "member `{code}` has cast {ballots} ballot(s) and sponsored {proposals} \
+                 proposal(s): the record keeps it; suspend it instead"
+            )));
+        }
+        sqlx::query("DELETE FROM members WHERE code = $1")
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        audit(&mut tx, [Entry::member_deleted(&member)]).await?;
+        self.notify(&mut tx, &[Change::Members]).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(member)
     }
 
     async fn all_members(&self) -> StoreResult<Vec<Member>> {
@@ -550,6 +604,18 @@ impl Store for PostgresStore {
         self.ballots.stats()
     }
 
+    fn stats(&self) -> crate::StoreStats {
+        let pool = &self.rows.pool;
+        crate::StoreStats {
+            pool: Some(crate::PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }),
+            group_commit: Some(self.group_commit_stats()),
+        }
+    }
+
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         Some(self.changes.subscribe())
     }
@@ -646,4 +712,137 @@ impl Store for PostgresStore {
             )
             .collect())
     }
+    async fn issue_token(&self, token: &TokenRecord) -> StoreResult<TokenRecord> {
+        let mut tx = self.rows.write_tx().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (role, member, secret_sha256, label, create_time_ms, \
+             expire_time_ms, revoke_time_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL) RETURNING id",
+        )
+        .bind(token.role)
+        .bind(&token.member)
+        .bind(&token.secret_sha256)
+        .bind(&token.label)
+        .bind(token.create_time_ms)
+        .bind(token.expire_time_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let stored = TokenRecord {
+            id,
+            revoke_time_ms: None,
+            ..token.clone()
+        };
+        audit(&mut tx, [Entry::token("token_issued", &stored)]).await?;
+        self.notify(&mut tx, &[Change::Credentials]).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn revoke_token(&self, id: i64, at_ms: i64) -> StoreResult<TokenRecord> {
+        let mut tx = self.rows.write_tx().await?;
+        sqlx::query(
+            "UPDATE tokens SET revoke_time_ms = COALESCE(revoke_time_ms, $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let token = token_rows(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("token", &id.to_string()))?;
+        audit(&mut tx, [Entry::token("token_revoked", &token)]).await?;
+        self.notify(&mut tx, &[Change::Credentials]).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(token)
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        let mut conn = self.rows.pool.acquire().await.map_err(db_err)?;
+        token_rows(&mut conn, None).await
+    }
+
+    async fn register_ballot_key(&self, key: &BallotKeyRecord) -> StoreResult<()> {
+        let mut tx = self.rows.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO ballot_keys (member, public_key, create_time_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(&key.member)
+        .bind(&key.public_key)
+        .bind(key.create_time_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        audit(&mut tx, [Entry::ballot_key(key)]).await?;
+        self.notify(&mut tx, &[Change::Credentials]).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn ballot_keys(&self) -> StoreResult<Vec<BallotKeyRecord>> {
+        let rows: Vec<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT DISTINCT ON (member) member, public_key, create_time_ms FROM ballot_keys \
+             ORDER BY member, sequence DESC",
+        )
+        .fetch_all(&self.rows.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(member, public_key, create_time_ms)| BallotKeyRecord {
+                member,
+                public_key,
+                create_time_ms,
+            })
+            .collect())
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        let mut tx = self.rows.write_tx().await?;
+        audit(&mut tx, [event]).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn export_audit(
+        &self,
+        after_sequence: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChainedEntry>> {
+        chain::export(&self.rows.pool, after_sequence, limit).await
+    }
+
+    async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
+        chain::verify(&self.rows.pool).await
+    }
+}
+
+/// Tokens (one by id, or all), oldest first.
+async fn token_rows(
+    conn: &mut sqlx::PgConnection,
+    id: Option<i64>,
+) -> StoreResult<Vec<TokenRecord>> {
+    type TokenRow = (i64, i32, String, String, String, i64, i64, Option<i64>);
+    let rows: Vec<TokenRow> = sqlx::query_as(
+        "SELECT id, role, member, secret_sha256, label, create_time_ms, expire_time_ms, \
+         revoke_time_ms FROM tokens WHERE $1::BIGINT IS NULL OR id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, role, member, secret_sha256, label, create, expire, revoke)| TokenRecord {
+                id,
+                role,
+                member,
+                secret_sha256,
+                label,
+                create_time_ms: create,
+                expire_time_ms: expire,
+                revoke_time_ms: revoke,
+            },
+        )
+        .collect())
 }

@@ -46,8 +46,8 @@ use crate::db_errors::db_err;
 use crate::paging::{Order, PageTokens, scope};
 use crate::records::{BALLOTS, PROPOSALS, Record, Write, decode, millis, now, proposal_key};
 use crate::{
-    AuditEntry, Closing, Effect, Page, PageRequest, ProposalFilter, Store, StoreError, StoreResult,
-    dataset,
+    AuditEntry, Closing, Effect, Page, PageRequest, PoolStats, ProposalFilter, Store, StoreError,
+    StoreResult, StoreStats, dataset,
 };
 use crate::{AuditEvent, BallotKeyRecord, ChainBroken, ChainReport, ChainedEntry, TokenRecord};
 
@@ -245,6 +245,10 @@ impl Store for SqliteStore {
 
     async fn all_members(&self) -> StoreResult<Vec<Member>> {
         self.rows.all(Member::TABLE, None).await
+    }
+
+    async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        self.rows.delete_member(code).await
     }
 
     async fn list_partners(
@@ -620,6 +624,19 @@ impl Store for SqliteStore {
 
     async fn verify_audit(&self) -> StoreResult<Result<ChainReport, ChainBroken>> {
         chain::verify(&self.rows.pool).await
+    }
+
+    fn stats(&self) -> StoreStats {
+        let pool = &self.rows.pool;
+        let batches = self.ballots.stats();
+        StoreStats {
+            pool: Some(PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }),
+            group_commit: Some(batches),
+        }
     }
 
     async fn close(&self) {

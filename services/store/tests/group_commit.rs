@@ -125,6 +125,18 @@ async fn concurrent_ballots_are_batched_all_acknowledged_and_durable(backend: Ba
         "concurrent ballots share commits: {stats:?}"
     );
     eprintln!("{stats:?}");
+    // The backend-neutral view (what the server's metrics read) says the same.
+    let neutral = Store::stats(&*store);
+    let batches = neutral.group_commit.expect("SQLite group-commits ballots");
+    assert_eq!(
+        (batches.commits, batches.ballots, batches.largest_batch),
+        (stats.commits, stats.ballots, stats.largest_batch)
+    );
+    let pool = neutral.pool.expect("SQLite has a pool");
+    assert!(
+        pool.idle <= pool.size && pool.size <= pool.max && pool.max > 0,
+        "{pool:?}"
+    );
 
     // Dropped without closing, then reopened: every acknowledged ballot is there, as
     // acknowledged, with its audit entry, in one unbroken sequence.

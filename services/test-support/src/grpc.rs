@@ -11,6 +11,7 @@ use accord_proto::v1::member_service_client::MemberServiceClient;
 use accord_proto::v1::mission_service_client::MissionServiceClient;
 use accord_proto::v1::partner_service_client::PartnerServiceClient;
 use accord_proto::v1::policy_service_client::PolicyServiceClient;
+use accord_proto::v1::power_service_client::PowerServiceClient;
 use accord_proto::v1::proposal_service_client::ProposalServiceClient;
 use accord_proto::v1::*;
 use tonic::service::interceptor::InterceptedService;
@@ -49,6 +50,8 @@ pub struct Clients {
     pub delegations: DelegationServiceClient<Authed>,
     /// AuditService.
     pub audit: AuditServiceClient<Authed>,
+    /// PowerService.
+    pub power: PowerServiceClient<Authed>,
 }
 
 impl Clients {
@@ -63,7 +66,8 @@ impl Clients {
             proposals: ProposalServiceClient::new(c(bearer.clone())),
             policies: PolicyServiceClient::new(c(bearer.clone())),
             delegations: DelegationServiceClient::new(c(bearer.clone())),
-            audit: AuditServiceClient::new(c(bearer)),
+            audit: AuditServiceClient::new(c(bearer.clone())),
+            power: PowerServiceClient::new(c(bearer)),
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   database and plugin directory, under a guard that stops it when the test process ends.
 //! - [`grpc`]: that server with tonic clients over a real channel, and builders of requests.
 //! - [`cli`]: that server driven through the real `accord` binary.
+//! - [`metrics`]: that server's `/metrics` endpoint, scraped over real HTTP, and its samples.
 //!
 //! Nothing here is a mock: every test talks to the real programs over real sockets.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod database;
 pub mod grpc;
+pub mod metrics;
 pub mod process;
 pub mod trust;
 

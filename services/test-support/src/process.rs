@@ -45,6 +45,11 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// `--plugin-pins`.
     pub plugin_pins: Vec<String>,
+    /// Serve Prometheus metrics (`--metrics-listen 127.0.0.1:0`); the address is
+    /// [`ServerProcess::metrics_addr`].
+    pub metrics: bool,
+    /// `--otlp-endpoint`.
+    pub otlp_endpoint: Option<String>,
     /// Further flags, as given.
     pub args: Vec<String>,
 }
@@ -81,6 +86,8 @@ impl Default for Options {
             tls: None,
             plugin_pins: Vec::new(),
             args: Vec::new(),
+            metrics: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -134,6 +141,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// The web interface's address, when [`Options::web`] is set (changes on restart).
     pub web: Option<SocketAddr>,
+    /// The address of its metrics endpoint, if [`Options::metrics`] (changes on restart).
+    pub metrics_addr: Option<SocketAddr>,
     dir: TempDir,
     options: Options,
     starts: u32,
@@ -164,6 +173,7 @@ impl ServerProcess {
             pid: 0,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             web: None,
+            metrics_addr: None,
             dir,
             options,
             starts: 0,
@@ -341,6 +351,12 @@ impl ServerProcess {
         if options.web {
             command.arg("--web-listen").arg("127.0.0.1:0");
         }
+        if options.metrics {
+            command.arg("--metrics-listen").arg("127.0.0.1:0");
+        }
+        if let Some(endpoint) = &options.otlp_endpoint {
+            command.arg("--otlp-endpoint").arg(endpoint);
+        }
         // Nothing from the environment of the test run may change the server's configuration.
         for (key, _) in std::env::vars() {
             if key.starts_with("ACCORD_") {
@@ -369,6 +385,9 @@ impl ServerProcess {
                     line.strip_prefix("accord-server web listening on http://")
                 {
                     let _ = tx.send(Line::Web(addr.trim().to_string()));
+                } else if let Some(url) = line.strip_prefix("accord-server metrics on http://") {
+                    let addr = url.trim().trim_end_matches("/metrics").to_string();
+                    let _ = tx.send(Line::Metrics(addr));
                 } else if let Some(addr) = line.strip_prefix("accord-server listening on ") {
                     let _ = tx.send(Line::Addr(addr.trim().to_string()));
                 }
@@ -377,11 +396,15 @@ impl ServerProcess {
         let until = Instant::now() + Duration::from_secs(120);
         let mut pid = None;
         let mut web = None;
+        let mut metrics_addr = None;
         let addr = loop {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Line::Pid(p)) => pid = Some(p),
                 Ok(Line::Web(addr)) => web = Some(addr.parse().expect("a socket address")),
+                Ok(Line::Metrics(addr)) => {
+                    metrics_addr = Some(addr.parse().expect("a socket address"));
+                }
                 Ok(Line::Addr(addr)) => break addr,
                 Err(e) => {
                     let _ = guard.kill();
@@ -396,6 +419,12 @@ impl ServerProcess {
         self.pid = pid.expect("the guard prints the server's pid first");
         self.addr = addr.parse().expect("a socket address");
         self.web = web;
+        assert_eq!(
+            metrics_addr.is_some(),
+            self.options.metrics,
+            "the server announces a metrics address exactly when asked to serve metrics"
+        );
+        self.metrics_addr = metrics_addr;
         self.stdin = stdin;
         self.guard = Some(guard);
     }
@@ -404,6 +433,7 @@ impl ServerProcess {
 enum Line {
     Pid(u32),
     Web(String),
+    Metrics(String),
     Addr(String),
 }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use accord_server::config::{Config, Flags, Task};
+use accord_server::tracing_export::TraceExport;
 use clap::Parser;
 
 fn main() {
@@ -18,7 +19,6 @@ fn main() {
             std::process::exit(2);
         }
     };
-    accord_server::telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -26,7 +26,26 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The trace export's batch task runs on the server's runtime: start it inside.
+    let export = match config.otlp_endpoint.as_deref() {
+        Some(endpoint) => {
+            let _inside = runtime.enter();
+            match TraceExport::start(endpoint) {
+                Ok(export) => Some(export),
+                Err(e) => {
+                    eprintln!("accord-server: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        None => None,
+    };
+    accord_server::telemetry::init_with_export(config.log_format, export.as_ref());
     let result = runtime.block_on(run(config));
+    // Send the spans still queued (the runtime still runs the export task).
+    if let Some(export) = export {
+        export.shutdown();
+    }
     // A policy call that ran past its time limit still occupies a blocking thread that cannot be
     // stopped; dropping the runtime would wait for it (for ever, if the plugin hangs for ever).
     runtime.shutdown_background();
@@ -51,7 +70,23 @@ async fn run(config: Config) -> Result<(), accord_server::StartError> {
         ),
         None => None,
     };
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(accord_server::metrics::bind(at).await?),
+        None => None,
+    };
     let app = accord_server::build_app(config).await?;
+    if let Some(listener) = metrics_listener {
+        let metrics_address = listener.local_addr()?;
+        // Printed before the gRPC line, which scripts and tests wait for.
+        println!("accord-server metrics on http://{metrics_address}/metrics");
+        tracing::info!(address = %metrics_address, "serving metrics");
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = accord_server::serve_metrics(app, listener).await {
+                tracing::error!(error = %e, "the metrics endpoint failed");
+            }
+        });
+    }
     let web = match web_listener {
         Some(listener) => {
             let web_address = listener.local_addr()?;

@@ -236,7 +236,12 @@ async fn current_ballots(
             .await?
             .into_inner();
         for b in page.ballots {
-            current.insert(id_of(&b.member).to_string(), b);
+            // A withdrawal leaves the member with no ballot.
+            if b.withdrawn {
+                current.remove(id_of(&b.member));
+            } else {
+                current.insert(id_of(&b.member).to_string(), b);
+            }
         }
         if page.next_page_token.is_empty() {
             break;
@@ -278,6 +283,9 @@ pub struct VoteForm {
     salience: String,
     #[serde(default)]
     reason: String,
+    /// "1": withdraw the current ballot instead of casting one.
+    #[serde(default)]
+    withdraw: String,
 }
 
 /// The page's state beyond the proposal: a message after a vote, or a refused form.
@@ -481,6 +489,14 @@ fn vote_section(
                         }
                         button type="submit" { "Cast ballot" }
                     }
+                    @if mine.is_some() {
+                        form #withdraw-ballot-form method="post" action=(format!("{back}/ballots")) {
+                            input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                            input type="hidden" name="withdraw" value="1";
+                            p { (code) " may take its ballot back and have none again. "
+                                button #withdraw-ballot type="submit" { "Withdraw my ballot" } }
+                        }
+                    }
                     @if proposal.sponsor == format!("members/{code}") {
                         form method="post" action=(format!("{back}/withdraw")) {
                             input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
@@ -488,7 +504,7 @@ fn vote_section(
                                 button type="submit" { "Withdraw the proposal" } }
                         }
                     }
-                    p.muted { "A ballot cannot be taken back once cast (the protocol keeps every ballot); cast again to change it, or abstain." }
+                    p.muted { "Every ballot and withdrawal is kept in the record; the latest counts." }
                 }
             }
         }
@@ -573,10 +589,14 @@ pub async fn page(
     let caller = session::caller(&web, &headers).await;
     let notice = Notice {
         ok: query.get("cast").map(|c| {
-            format!(
-                "Ballot cast: {}.",
-                choice_word(parse_choice(c).unwrap_or(0))
-            )
+            if c == "withdrawn" {
+                "Ballot withdrawn: your delegation has no ballot now.".to_string()
+            } else {
+                format!(
+                    "Ballot cast: {}.",
+                    choice_word(parse_choice(c).unwrap_or(0))
+                )
+            }
         }),
         ..Default::default()
     };
@@ -690,7 +710,16 @@ pub async fn vote(
             Ok::<Response, WebError>((status, page).into_response())
         }
     };
-    let ballot = match ballot_of(&code, &proposal, &form) {
+    let ballot = if form.withdraw == "1" {
+        Ok(Ballot {
+            member: format!("members/{code}"),
+            withdrawn: true,
+            ..Default::default()
+        })
+    } else {
+        ballot_of(&code, &proposal, &form)
+    };
+    let ballot = match ballot {
         Ok(ballot) => ballot,
         Err(message) => return refused(message, StatusCode::BAD_REQUEST).await,
     };
@@ -706,7 +735,12 @@ pub async fn vote(
         .await;
     match cast {
         Ok(_) => {
-            Ok(Redirect::to(&format!("/{name}?cast={}#vote", form.choice.trim())).into_response())
+            let cast = if form.withdraw == "1" {
+                "withdrawn"
+            } else {
+                form.choice.trim()
+            };
+            Ok(Redirect::to(&format!("/{name}?cast={cast}#vote")).into_response())
         }
         Err(status) => {
             let code = crate::error::http_status(status.code());

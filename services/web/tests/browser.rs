@@ -366,6 +366,42 @@ async fn the_seat_chart_follows_ballots_live_and_delegations_vote_from_the_page(
     .await;
     assert_eq!(current_ballot(&server, &name, "FRA").await.unwrap(), after);
 
+    // FRA takes its ballot back from the page: gRPC sees the withdrawal, the seat empties.
+    client
+        .find(Locator::Css("#withdraw-ballot"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let ok = client
+        .wait()
+        .for_element(Locator::Css("#vote-ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ok.contains("withdrawn"), "{ok}");
+    let withdrawal = current_ballot(&server, &name, "FRA").await.unwrap();
+    assert!(withdrawal.withdrawn, "{withdrawal:?}");
+    assert_eq!(withdrawal.choice, Choice::Unspecified as i32);
+    assert!(
+        text(&client, "#current-ballot")
+            .await
+            .contains("has not voted yet"),
+        "the page shows no ballot for FRA"
+    );
+    assert!(
+        client.find(Locator::Css("#withdraw-ballot")).await.is_err(),
+        "nothing left to withdraw"
+    );
+    eventually("FRA's seat to show no ballot", || async {
+        attr(&client, "#seat-FRA", "class").await.as_deref() == Some("seat none")
+    })
+    .await;
+    screenshot(&client, "proposal-withdrawn").await;
+
     client.close().await.unwrap();
 }
 

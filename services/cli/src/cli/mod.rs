@@ -3,6 +3,7 @@
 //! `key=value` parameters and `policy:key=value,…` specs).
 
 pub mod bench;
+pub mod power;
 pub mod scenario;
 
 use std::time::{Duration, SystemTime};
@@ -169,6 +170,9 @@ pub enum Command {
     /// Starts a server in this process and runs the seed scenario (February 2026: end NATO
     /// Mission Iraq, shrink KFOR, keep Ukraine and the Indo-Pacific partners out at Ankara).
     Demo(scenario::OutputArgs),
+    /// Voting power in any council: the Banzhaf, Shapley–Shubik, Deegan–Packel, Holler,
+    /// Johnston and Coleman indices of a game read from a CSV or TOML file (docs/power.md).
+    Power(power::PowerArgs),
     /// Load generator: drives the server with concurrent streams (health, GetMember,
     /// CastBallot, EvaluateProposal) and reports throughput and latency percentiles.
     Bench(bench::BenchArgs),
@@ -222,6 +226,59 @@ pub enum MembersCommand {
         /// The member: a code (USA) or a name (members/USA).
         member: String,
     },
+    /// Adds a member (operator). Codes are 1 to 16 upper-case letters, digits, `-` or `_`,
+    /// starting with a letter (an ISO 3166-1 alpha-3 code for a country).
+    Create {
+        /// The new member's code, e.g. `ISL` or `IMF-ED-12`.
+        code: String,
+        #[command(flatten)]
+        fields: MemberFields,
+    },
+    /// Updates a member (operator): only the fields given change.
+    Update {
+        /// The member: a code (USA) or a name (members/USA).
+        member: String,
+        #[command(flatten)]
+        fields: MemberFields,
+    },
+    /// Deletes a member that has never cast a ballot or sponsored a proposal (operator); one
+    /// with a record is refused (suspend it with `update --status suspended`).
+    Delete {
+        /// The member: a code (USA) or a name (members/USA).
+        member: String,
+    },
+}
+
+/// The fields of `members create` and `members update`.
+#[derive(Debug, Clone, Args)]
+pub struct MemberFields {
+    /// Its name, e.g. "Iceland" (required by create).
+    #[arg(long = "name", value_name = "NAME")]
+    pub display_name: Option<String>,
+    /// Its status [create's default: active].
+    #[arg(long, value_enum)]
+    pub status: Option<MemberStatusArg>,
+    /// Its region, e.g. "Europe".
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The year it joined.
+    #[arg(long, value_name = "YEAR")]
+    pub accession_year: Option<i32>,
+    /// A numeric attribute (repeatable), e.g. `--attribute votes=831407`; with update, the
+    /// attributes given replace all of the member's attributes.
+    #[arg(long = "attribute", value_parser = parse_attribute, value_name = "KEY=NUMBER")]
+    pub attributes: Vec<(String, f64)>,
+}
+
+/// Parses `key=number`.
+pub fn parse_attribute(text: &str) -> Result<(String, f64), String> {
+    let (key, value) = parse_key_value(text)?;
+    let number: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("`{value}` is not a number"))?;
+    Ok((key, number))
 }
 
 /// `accord partners …`
@@ -293,8 +350,12 @@ pub enum ProposalsCommand {
         #[arg(long)]
         member: String,
         /// The member's choice (under the silence procedure, `object` breaks silence).
-        #[arg(long, value_enum)]
-        choice: ChoiceArg,
+        #[arg(long, value_enum, required_unless_present = "withdraw")]
+        choice: Option<ChoiceArg>,
+        /// Withdraw the member's current ballot instead (it has no ballot again; `--reason` may
+        /// say why).
+        #[arg(long, conflicts_with_all = ["choice", "salience", "position", "acceptable_range"])]
+        withdraw: bool,
         /// How much the issue matters to the member, 0 (not at all) to 1 (vital).
         #[arg(long, value_name = "0..1")]
         salience: Option<f64>,

@@ -1,13 +1,15 @@
-//! `accord members list|show`: the allies.
+//! `accord members list|show|create|update|delete`: the allies (or any council's members).
 
 use accord_proto::names::MEMBERS;
 use accord_proto::v1::{
-    GetMemberRequest, ListMembersRequest, ListMembersResponse, Member, MemberStatus,
+    CreateMemberRequest, DeleteMemberRequest, GetMemberRequest, ListMembersRequest,
+    ListMembersResponse, Member, MemberStatus, UpdateMemberRequest,
 };
 
 use super::collect_pages;
-use crate::cli::{GlobalOptions, MembersCommand};
+use crate::cli::{GlobalOptions, MemberFields, MembersCommand};
 use crate::client::Client;
+use crate::client::UsageError;
 use crate::output::{self, optional, print, print_fields, print_json};
 
 /// Runs a `members` subcommand.
@@ -55,8 +57,99 @@ pub async fn run(
                 print_member(member);
             }
         }
+        MembersCommand::Create { code, fields } => {
+            if fields.display_name.is_none() {
+                return Err(UsageError("members create needs --name".into()).into());
+            }
+            let (mut member, _) = given(fields);
+            member.code = code.trim().to_string();
+            if member.status == 0 {
+                member.status = MemberStatus::Active as i32;
+            }
+            let response = client
+                .members()
+                .create_member(client.operator(CreateMemberRequest {
+                    member: Some(member),
+                }))
+                .await?
+                .into_inner();
+            show(global, &response, response.member.as_ref(), "created");
+        }
+        MembersCommand::Update { member, fields } => {
+            let (mut given, paths) = given(fields);
+            if paths.is_empty() {
+                return Err(UsageError(
+                    "members update needs at least one field to change (--name, --status, \
+                     --region, --accession-year, --attribute)"
+                        .into(),
+                )
+                .into());
+            }
+            given.name = output::resource_name(MEMBERS, &member, true);
+            let response = client
+                .members()
+                .update_member(client.operator(UpdateMemberRequest {
+                    member: Some(given),
+                    update_mask: Some(prost_types::FieldMask { paths }),
+                }))
+                .await?
+                .into_inner();
+            show(global, &response, response.member.as_ref(), "updated");
+        }
+        MembersCommand::Delete { member } => {
+            let name = output::resource_name(MEMBERS, &member, true);
+            let response = client
+                .members()
+                .delete_member(client.operator(DeleteMemberRequest { name }))
+                .await?
+                .into_inner();
+            show(global, &response, response.member.as_ref(), "deleted");
+        }
     }
     Ok(())
+}
+
+/// The member the flags describe, and the field mask of the flags given.
+fn given(fields: MemberFields) -> (Member, Vec<String>) {
+    let mut member = Member::default();
+    let mut paths = Vec::new();
+    if let Some(name) = fields.display_name {
+        member.display_name = name;
+        paths.push("display_name".to_string());
+    }
+    if let Some(status) = fields.status {
+        member.status = MemberStatus::from(status) as i32;
+        paths.push("status".to_string());
+    }
+    if let Some(region) = fields.region {
+        member.region = region;
+        paths.push("region".to_string());
+    }
+    if let Some(year) = fields.accession_year {
+        member.accession_year = year;
+        paths.push("accession_year".to_string());
+    }
+    if !fields.attributes.is_empty() {
+        member.attributes = fields.attributes.into_iter().collect();
+        paths.push("attributes".to_string());
+    }
+    (member, paths)
+}
+
+fn show<T: accord_proto::prost::Name + accord_proto::prost::Message>(
+    global: &GlobalOptions,
+    response: &T,
+    member: Option<&Member>,
+    done: &str,
+) {
+    if global.json {
+        print_json(&accord_proto::json::to_json(response));
+    } else if let Some(member) = member {
+        print(format!("Member {} {done}.", member.name));
+        if done != "deleted" {
+            print_member(member);
+        }
+    }
 }
 
 fn attribute(member: &Member, key: &str) -> Option<f64> {

@@ -8,6 +8,7 @@ pub mod members;
 pub mod missions;
 pub mod partners;
 pub mod policies;
+pub mod power;
 pub mod proposals;
 pub mod scenario;
 pub mod sweep;

@@ -99,6 +99,7 @@ pub async fn run(
             proposal,
             member,
             choice,
+            withdraw,
             salience,
             reason,
             position,
@@ -108,7 +109,8 @@ pub async fn run(
         } => {
             let mut ballot = Ballot {
                 member: resource_name(MEMBERS, &member, true),
-                choice: Choice::from(choice) as i32,
+                choice: choice.map_or(0, |c| Choice::from(c) as i32),
+                withdrawn: withdraw,
                 position,
                 salience,
                 reason: reason.unwrap_or_default(),
@@ -505,7 +507,12 @@ fn ballot_summary(b: &Ballot) -> String {
     if let Some(s) = b.salience {
         details.push(format!("salience {}", output::number(s)));
     }
-    let mut text = format!("{}: {}", output::short(&b.member), output::choice(b.choice));
+    let choice = if b.withdrawn {
+        "withdrawn".to_string()
+    } else {
+        output::choice(b.choice).to_string()
+    };
+    let mut text = format!("{}: {}", output::short(&b.member), choice);
     if !details.is_empty() {
         text.push_str(&format!(" ({})", details.join(", ")));
     }

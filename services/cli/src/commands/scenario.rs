@@ -67,7 +67,16 @@ async fn run_text(
         None
     };
     let channel = connect(global, server.as_ref()).await?;
-    let mut result = accord_scenario::run(&file, &at, channel.clone(), !global.json).await;
+    let mut result = match (file.electorate(), &server) {
+        // A fresh embedded server gets the scenario's own council as its members.
+        (Some(electorate), Some(_)) => {
+            match accord_scenario::electorate::provision(&channel, electorate).await {
+                Ok(()) => accord_scenario::run(&file, &at, channel.clone(), !global.json).await,
+                Err(status) => Err(RunError::Rpc(status)),
+            }
+        }
+        _ => accord_scenario::run(&file, &at, channel.clone(), !global.json).await,
+    };
     if with_sweep && file.sweep.is_some() {
         if let Ok(report) = result.as_mut() {
             let (variables, labels) = accord_scenario::sweep::plan(&file, &[], &[])

@@ -9,7 +9,9 @@
 //! so, across every replica, a close can never fall between a ballot's "is the proposal open"
 //! check and its insert, and ballot sequences are assigned MAX + 1 under the lock — gapless and
 //! in commit order, as in SQLite. A ballot on a proposal that is not open (or does not exist)
-//! fails alone. The same transaction writes the audit entries and sends the change notices.
+//! fails alone, as does a ballot whose signature does not verify with its member's ballot key
+//! in the database (see `chain_rows::check_signature`). The same transaction writes the audit entries (linked into the chain, each by
+//! the actor captured when its ballot was cast) and sends the change notices.
 //!
 //! If a batch fails before its COMMIT was sent, its ballots are written again one by one, so
 //! that one ballot's failure fails only that ballot. If the COMMIT itself fails (the connection
@@ -28,9 +30,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Postgres, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
+use super::chain;
 use super::notify::notify;
-use super::rows::{audit, lock_writes};
+use super::rows::lock_writes;
 use crate::audit::Entry;
+use crate::chain_rows::check_signature;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
 use crate::records::millis;
@@ -45,6 +49,8 @@ struct Pending {
     given_id: String,
     proposal_id: i64,
     ballot: Ballot,
+    /// Who cast it (`crate::actor`), for its audit entry.
+    actor: String,
 }
 
 enum Request {
@@ -107,6 +113,7 @@ impl BallotWriter {
             given_id: given_id.to_owned(),
             proposal_id,
             ballot: ballot.clone(),
+            actor: crate::actor::current(),
         };
         self.sender
             .send(Request::Ballot(Box::new(pending), reply))
@@ -255,6 +262,12 @@ struct Row {
     proposal_id: i64,
     member: String,
     ballot: Ballot,
+    actor: String,
+}
+
+/// The member code of a ballot ("DEU" for "members/DEU").
+fn member_code(ballot: &Ballot) -> &str {
+    names::member_code(&ballot.member).unwrap_or(&ballot.member)
 }
 
 async fn write_batch(
@@ -279,28 +292,50 @@ async fn write_batch(
             .into_iter()
             .collect();
 
+    // The current ballot key of each member voting (whichever replica registered it).
+    let codes: Vec<String> = pending
+        .iter()
+        .map(|p| member_code(&p.ballot).to_owned())
+        .collect();
+    let keys: HashMap<String, Vec<u8>> = sqlx::query_as::<_, (String, Vec<u8>)>(
+        "SELECT DISTINCT ON (member) member, public_key FROM ballot_keys \
+         WHERE member = ANY($1) ORDER BY member, sequence DESC",
+    )
+    .bind(&codes)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| before(db_err(e)))?
+    .into_iter()
+    .collect();
+
     let mut results = Vec::with_capacity(pending.len());
     let mut rows = Vec::with_capacity(pending.len());
     for p in pending {
-        match states
+        let checked = states
             .get(&p.proposal_id)
             .map(|s| ensure_open(p.proposal_id, *s))
-        {
+            .map(|open| {
+                open.and_then(|()| {
+                    let proposal = names::name(names::PROPOSALS, &p.proposal_id.to_string());
+                    let key = keys.get(member_code(&p.ballot)).map(Vec::as_slice);
+                    check_signature(key, &proposal, &p.ballot)
+                })
+            });
+        match checked {
             None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
-            Some(Err(closed)) => results.push(Err(closed)),
+            Some(Err(refused)) => results.push(Err(refused)),
             Some(Ok(())) => {
                 sequence += 1;
                 let mut ballot = p.ballot.clone();
                 ballot.name = format!("{}/{}/ballots/{sequence}", names::PROPOSALS, p.proposal_id);
-                let member = names::member_code(&ballot.member)
-                    .unwrap_or(&ballot.member)
-                    .to_owned();
+                let member = member_code(&ballot).to_owned();
                 results.push(Ok(ballot.clone()));
                 rows.push(Row {
                     sequence,
                     proposal_id: p.proposal_id,
                     member,
                     ballot,
+                    actor: p.actor.clone(),
                 });
             }
         }
@@ -326,8 +361,14 @@ async fn write_batch(
             .map_err(|e| before(db_err(e)))?;
         let entries = rows
             .iter()
-            .map(|row| Entry::ballot(row.proposal_id, &row.ballot));
-        audit(&mut tx, entries).await.map_err(before)?;
+            .map(|row| {
+                (
+                    Entry::ballot(row.proposal_id, &row.ballot),
+                    row.actor.clone(),
+                )
+            })
+            .collect();
+        chain::append(&mut tx, entries).await.map_err(before)?;
         let changes: Vec<Change> = rows
             .iter()
             .map(|row| Change::Ballot {

@@ -50,6 +50,7 @@ pub(super) fn payload(instance: &str, change: &Change) -> String {
         Change::Closed { proposal_id } => format!("closed {proposal_id}"),
         Change::Setting { key } => format!("setting {key}"),
         Change::Policy => "policy".to_string(),
+        Change::Credentials => "credentials".to_string(),
         Change::Resync => "resync".to_string(),
     };
     format!("{instance} {what}")
@@ -81,6 +82,7 @@ pub(super) fn parse(payload: &str) -> Option<(&str, Change)> {
             key: rest.to_owned(),
         },
         "policy" => Change::Policy,
+        "credentials" => Change::Credentials,
         "resync" => Change::Resync,
         _ => return None,
     };
@@ -174,6 +176,7 @@ mod tests {
                 key: "default policy".into(),
             },
             Change::Policy,
+            Change::Credentials,
             Change::Resync,
         ];
         for change in changes {

@@ -16,7 +16,7 @@ use sqlx::{Arguments, FromRow};
 use crate::audit::Entry;
 use crate::db_errors::{db_err, found, write_err};
 use crate::paging::{Order, PageTokens, scope};
-use crate::records::{Record, Table, Write, decode, now};
+use crate::records::{Record, Table, Write, decode};
 use crate::statements::{Arg, KeyArg, Listing, dollars, row_sql};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
@@ -193,27 +193,11 @@ pub(super) async fn write_row<R: Record>(
     }
 }
 
-/// Appends audit entries, stamped now, in order (in a write transaction: their sequences follow
-/// commit order).
+/// Appends audit entries by the current actor, stamped now, in order, linked into the chain
+/// (see [`super::chain`]); in a write transaction, so their sequences follow commit order.
 pub(super) async fn audit(
     conn: &mut PgConnection,
     entries: impl IntoIterator<Item = Entry>,
 ) -> StoreResult<()> {
-    let time = now();
-    let entries: Vec<Entry> = entries.into_iter().collect();
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut insert: sqlx::QueryBuilder<sqlx::Postgres> =
-        sqlx::QueryBuilder::new("INSERT INTO audit_log (time_s, time_ns, kind, subject, detail) ");
-    insert.push_values(entries, |mut values, entry| {
-        values
-            .push_bind(time.seconds)
-            .push_bind(time.nanos)
-            .push_bind(entry.kind)
-            .push_bind(entry.subject)
-            .push_bind(entry.detail);
-    });
-    insert.build().execute(conn).await.map_err(db_err)?;
-    Ok(())
+    super::chain::append_by_current(conn, entries).await
 }

@@ -8,14 +8,15 @@
 //! gap that verification reports.
 
 use futures::StreamExt as _;
-use prost::Message as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqlitePool;
 
 use crate::audit::Entry;
-use crate::audit_chain::{ChainBroken, ChainReport, ChainedEntry, GENESIS_HASH, Verifier, link};
+use crate::audit_chain::{ChainBroken, ChainReport, ChainedEntry, GENESIS_HASH};
+use crate::chain_rows::{
+    BALLOT_COLUMNS, BallotRow, COLUMNS, ChainRow, StoredCheck, entry, link_after, relink,
+};
 use crate::db_errors::db_err;
-use crate::records::now;
 use crate::{StoreResult, actor};
 
 /// The newest entry's (sequence, hash), and the highest sequence ever used.
@@ -43,22 +44,9 @@ pub(super) async fn append(
     if entries.is_empty() {
         return Ok(());
     }
-    let (mut sequence, mut hash) = head(conn).await?;
-    let time = now();
-    for (entry, actor) in entries {
-        let linked = link(
-            sequence,
-            &hash,
-            time.seconds,
-            time.nanos,
-            entry.kind,
-            entry.subject,
-            actor,
-            entry.detail,
-        );
+    let head = head(conn).await?;
+    for linked in link_after(head, entries) {
         insert(conn, &linked).await?;
-        sequence = linked.sequence;
-        hash = linked.hash;
     }
     Ok(())
 }
@@ -88,34 +76,9 @@ async fn insert(conn: &mut SqliteConnection, e: &ChainedEntry) -> StoreResult<()
     Ok(())
 }
 
-type Row = (
-    i64,
-    i64,
-    i32,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-const SELECT: &str = "SELECT sequence, time_s, time_ns, kind, subject, actor, detail, prev_hash, \
-                      hash FROM audit_log";
-
-fn entry(row: Row) -> ChainedEntry {
-    let (sequence, seconds, nanos, kind, subject, actor, detail, prev_hash, hash) = row;
-    ChainedEntry {
-        sequence,
-        seconds,
-        nanos,
-        kind,
-        subject,
-        actor,
-        detail,
-        prev_hash,
-        hash,
-    }
+/// Every audit row, in sequence order.
+fn select() -> String {
+    format!("SELECT {COLUMNS} FROM audit_log")
 }
 
 /// Entries after `after`, at most `limit`.
@@ -124,8 +87,9 @@ pub(super) async fn export(
     after: i64,
     limit: usize,
 ) -> StoreResult<Vec<ChainedEntry>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"
+    let rows: Vec<ChainRow> = sqlx::query_as(&format!(
+        "{} WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
+        select()
     ))
     .bind(after)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -147,28 +111,16 @@ pub(super) async fn seal_if_unsealed(pool: &SqlitePool) -> StoreResult<()> {
     if state.as_deref() != Some("unsealed") {
         return Ok(());
     }
-    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY sequence"))
+    let rows: Vec<ChainRow> = sqlx::query_as(&format!("{} ORDER BY sequence", select()))
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-    let (mut sequence, mut hash) = (0_i64, GENESIS_HASH.to_string());
-    for row in rows {
-        let old = entry(row);
-        let linked = link(
-            sequence,
-            &hash,
-            old.seconds,
-            old.nanos,
-            old.kind,
-            old.subject,
-            actor::SYSTEM.to_string(),
-            old.detail,
-        );
+    for (old_sequence, linked) in relink(rows.into_iter().map(entry).collect()) {
         sqlx::query(
             "UPDATE audit_log SET sequence = ?2, actor = ?3, prev_hash = ?4, hash = ?5 \
              WHERE sequence = ?1",
         )
-        .bind(old.sequence)
+        .bind(old_sequence)
         .bind(linked.sequence)
         .bind(&linked.actor)
         .bind(&linked.prev_hash)
@@ -176,8 +128,6 @@ pub(super) async fn seal_if_unsealed(pool: &SqlitePool) -> StoreResult<()> {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sequence = linked.sequence;
-        hash = linked.hash;
     }
     sqlx::query("UPDATE store_meta SET value = 'sealed' WHERE key = 'audit_chain'")
         .execute(&mut *tx)
@@ -187,50 +137,28 @@ pub(super) async fn seal_if_unsealed(pool: &SqlitePool) -> StoreResult<()> {
 }
 
 /// Verifies the database behind `pool`: the chain in order, then every stored ballot against
-/// the entry that recorded it.
+/// the entry that recorded it, all read in one transaction (one snapshot).
 pub async fn verify(pool: &SqlitePool) -> StoreResult<Result<ChainReport, ChainBroken>> {
-    let mut verifier = Verifier::default();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut check = StoredCheck::default();
     {
-        let sql = format!("{SELECT} ORDER BY sequence");
-        let mut rows = sqlx::query_as::<_, Row>(&sql).fetch(pool);
+        let sql = format!("{} ORDER BY sequence", select());
+        let mut rows = sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx);
         while let Some(row) = rows.next().await {
-            if let Err(broken) = verifier.push(&entry(row.map_err(db_err)?)) {
+            if let Err(broken) = check.entry(row.map_err(db_err)?) {
                 return Ok(Err(broken));
             }
         }
     }
-    let mut rows = sqlx::query_as::<_, (i64, i64, String, i32, Vec<u8>)>(
-        "SELECT sequence, proposal_id, member, choice, message FROM ballots ORDER BY sequence",
-    )
-    .fetch(pool);
-    while let Some(row) = rows.next().await {
-        let (sequence, proposal_id, member, choice, message) = row.map_err(db_err)?;
-        let name = format!("proposals/{proposal_id}/ballots/{sequence}");
-        let ballot = match accord_proto::v1::Ballot::decode(message.as_slice()) {
-            Ok(ballot) => ballot,
-            Err(e) => {
-                return Ok(Err(ChainBroken {
-                    sequence: 0,
-                    reason: format!("ballot {name} cannot be decoded: {e}"),
-                }));
+    {
+        let sql = format!("SELECT {BALLOT_COLUMNS} FROM ballots ORDER BY sequence");
+        let mut rows = sqlx::query_as::<_, BallotRow>(&sql).fetch(&mut *tx);
+        while let Some(row) = rows.next().await {
+            if let Err(broken) = check.ballot(row.map_err(db_err)?) {
+                return Ok(Err(broken));
             }
-        };
-        let code = accord_proto::names::member_code(&ballot.member).unwrap_or(&ballot.member);
-        if ballot.name != name || code != member || ballot.choice != choice {
-            return Ok(Err(ChainBroken {
-                sequence: 0,
-                reason: format!(
-                    "ballot {name}: its columns (member {member}, choice {choice}) disagree with \
-                     its stored message (changed after it was written)"
-                ),
-            }));
-        }
-        if let Err(broken) = verifier.compare_ballot(&format!("proposals/{proposal_id}"), &ballot) {
-            return Ok(Err(broken));
         }
     }
-    if let Err(broken) = verifier.missing_ballots() {
-        return Ok(Err(broken));
-    }
-    Ok(Ok(verifier.report().clone()))
+    tx.commit().await.map_err(db_err)?;
+    Ok(check.finish())
 }

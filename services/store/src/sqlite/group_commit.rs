@@ -41,6 +41,7 @@ use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::Entry;
+use crate::chain_rows::check_signature;
 use crate::closing::ensure_open;
 use crate::db_errors::db_err;
 use crate::records::{decode, millis};
@@ -472,6 +473,8 @@ async fn write_batch(
     };
 
     let mut states: HashMap<i64, Option<i32>> = HashMap::new();
+    // The current ballot key of each member voting, read under the write lock.
+    let mut keys: HashMap<String, Option<Vec<u8>>> = HashMap::new();
     let mut results = Vec::with_capacity(pending.len());
     let mut rows = Vec::with_capacity(pending.len());
     for p in pending {
@@ -488,9 +491,31 @@ async fn write_batch(
                 state
             }
         };
-        match state.map(|state| ensure_open(p.proposal_id, state)) {
+        let code = names::member_code(&p.ballot.member).unwrap_or(&p.ballot.member);
+        let key = match keys.get(code) {
+            Some(key) => key.clone(),
+            None => {
+                let key: Option<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT public_key FROM ballot_keys WHERE member = ?1 \
+                     ORDER BY sequence DESC LIMIT 1",
+                )
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                keys.insert(code.to_owned(), key.clone());
+                key
+            }
+        };
+        let checked = state.map(|state| {
+            ensure_open(p.proposal_id, state).and_then(|()| {
+                let proposal = names::name(names::PROPOSALS, &p.proposal_id.to_string());
+                check_signature(key.as_deref(), &proposal, &p.ballot)
+            })
+        });
+        match checked {
             None => results.push(Err(StoreError::not_found("proposal", &p.given_id))),
-            Some(Err(closed)) => results.push(Err(closed)),
+            Some(Err(refused)) => results.push(Err(refused)),
             Some(Ok(())) => {
                 sequence += 1;
                 let mut ballot = p.ballot.clone();

@@ -17,6 +17,8 @@ use crate::db_errors::{db_err, found, write_err};
 use crate::paging::{Order, PageTokens, scope};
 use crate::records::{Record, Table, Write, decode};
 pub(super) use crate::statements::{Arg, KeyArg, Listing, row_sql};
+use accord_proto::v1::Member;
+
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 /// The database's connection pool and its page tokens: what the generic paths need.
@@ -150,6 +152,46 @@ impl Rows {
         write_row(&mut tx, write, record).await?;
         audit(&mut tx, Entry::record(write, record)).await?;
         tx.commit().await.map_err(db_err)
+    }
+
+    /// Deletes a member with no ballots and no proposals, atomically with its audit entry.
+    pub(super) async fn delete_member(&self, code: &str) -> StoreResult<Member> {
+        let mut tx = self.write_tx().await?;
+        let message: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT message FROM members WHERE code = ?1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let member: Member = decode(
+            "member",
+            &message.ok_or_else(|| StoreError::not_found("member", code))?,
+        )?;
+        let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE member = ?1")
+            .bind(code)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let proposals: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM proposals WHERE sponsor = ?1")
+                .bind(&member.name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if ballots > 0 || proposals > 0 {
+            return Err(StoreError::InUse(format!(
+                "member `{code}` has cast {ballots} ballot(s) and sponsored {proposals} \
+                 proposal(s): the record keeps it; suspend it instead"
+            )));
+        }
+        sqlx::query("DELETE FROM members WHERE code = ?1")
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        audit(&mut tx, Entry::member_deleted(&member)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(member)
     }
 }
 
