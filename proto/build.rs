@@ -26,6 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Type names (`prost::Name`) let `accord_proto::json` find each message's descriptor.
     let mut config = tonic_prost_build::Config::new();
     config.enable_type_names();
+    // Decisions encode to the same bytes every time (issue 10): their maps are ordered.
+    config.btree_map([
+        ".accord.v1.Decision.metrics",
+        ".accord.v1.MemberResult.metrics",
+    ]);
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

@@ -220,6 +220,27 @@ pub fn release_library_path(name: &str) -> Result<PathBuf, String> {
     })
 }
 
+/// The release-built `accord-policy-runner` binary next to this benchmark (isolated mode), or a
+/// message saying what to build.
+pub fn release_runner_path() -> Result<PathBuf, String> {
+    let profile = profile_dir()?;
+    let runner = profile.join("accord-policy-runner");
+    if cfg!(debug_assertions) || profile.file_name().is_none_or(|n| n != "release") {
+        return Err(
+            "the isolated-mode rows need a release build: run `cargo build --release \
+             -p accord-policy-runner` and `cargo run --release -p accord-bench --bin bench-report`"
+                .to_string(),
+        );
+    }
+    if !runner.is_file() {
+        return Err(format!(
+            "{} is not built: run `cargo build --release -p accord-policy-runner`",
+            runner.display()
+        ));
+    }
+    Ok(runner)
+}
+
 /// Loads the release-built library `name` through the real host loader (handshake and
 /// self-test), or panics with the reason.
 pub fn release_library(name: &str) -> PolicyLibrary {

@@ -28,7 +28,7 @@
 
 pub mod model;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
     Choice, Decision, DecisionRequest, MemberResult, Outcome, ParameterSpec, ParameterType,
@@ -453,7 +453,7 @@ impl DecisionPolicy for Bargaining {
             .iter()
             .enumerate()
             .map(|(m, v)| {
-                let mut metrics = HashMap::new();
+                let mut metrics = BTreeMap::new();
                 if let Some(a) = actor_index[m] {
                     let actor = &actors[a];
                     metrics.insert("position".to_string(), actor.position);
@@ -646,7 +646,7 @@ impl DecisionPolicy for Bargaining {
             )
         });
 
-        let mut metrics = HashMap::from([
+        let mut metrics = BTreeMap::from([
             ("eligible".to_string(), voters.len() as f64),
             ("actors".to_string(), actors.len() as f64),
             ("blocking".to_string(), blocking.len() as f64),

@@ -1,5 +1,7 @@
 //! Tests of the plugin's `decide` on requests built in code.
 
+use std::collections::HashMap;
+
 use accord_policy_sdk::descriptor::validate_descriptor;
 use accord_policy_sdk::proto::{
     Ballot, Date, EndMission, Member, MemberStatus, Position, Proposal, ResizeMission, position,

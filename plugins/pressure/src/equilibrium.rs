@@ -17,7 +17,7 @@
 //! - a member without a position counts by its ballot: an objection blocks and no pressure
 //!   moves it; a member without a ballot follows the lead (silence = consent).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{Choice, Decision, DecisionRequest, MemberResult, Outcome};
 use accord_policy_sdk::quantity::{self, QuantityKind};
@@ -234,7 +234,7 @@ pub(crate) fn decide(
         .enumerate()
         .map(|(m, v)| {
             let st = &standings[m];
-            let mut metrics = HashMap::from([
+            let mut metrics = BTreeMap::from([
                 ("susceptibility".to_string(), st.tie),
                 ("resistance".to_string(), st.salience),
             ]);
@@ -344,7 +344,7 @@ pub(crate) fn decide(
         (None, _) => "No pressure makes every member accept the proposal as tabled.".to_string(),
     });
 
-    let mut metrics = HashMap::from([
+    let mut metrics = BTreeMap::from([
         ("tabled".to_string(), target),
         ("lead_position".to_string(), lead_position),
         ("acceptable_distance".to_string(), distance),

@@ -25,7 +25,7 @@ mod equilibrium;
 pub mod influence;
 pub mod model;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
     Choice, Decision, DecisionRequest, MemberResult, MemberStatus, Outcome, ParameterSpec,
@@ -691,7 +691,7 @@ impl DecisionPolicy for PressurePolicy {
             if blocker {
                 blockers.push(member_name(code));
             }
-            let mut metrics = HashMap::from([
+            let mut metrics = BTreeMap::from([
                 ("susceptibility".to_string(), ally.susceptibility),
                 ("resistance".to_string(), ally.resistance),
             ]);
@@ -734,7 +734,7 @@ impl DecisionPolicy for PressurePolicy {
             blockers,
             pivotal_members: Vec::new(),
             explanation,
-            metrics: HashMap::from([
+            metrics: BTreeMap::from([
                 (
                     "adoption_probability".to_string(),
                     forecast.adoption_probability,

@@ -143,7 +143,9 @@ pub enum CallError {
 }
 
 impl CallError {
-    fn from_status(code: i32, output: Vec<u8>) -> Self {
+    /// The error for a failed call's status `code` and the message the library wrote (also used
+    /// by hosts that call a library in another process, see the isolated runner).
+    pub fn from_status(code: i32, output: Vec<u8>) -> Self {
         let message = String::from_utf8_lossy(&output).into_owned();
         match Status::from_code(code) {
             Some(Status::InvalidRequest) => Self::InvalidRequest(message),

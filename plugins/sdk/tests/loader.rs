@@ -175,3 +175,29 @@ fn the_conformance_kit_passes_a_real_policy_and_fails_broken_ones() {
     assert!(!broken.passed());
     assert!(broken.to_string().contains("ABI version 999"), "{broken}");
 }
+
+/// Deterministic bytes: each bundled policy answers the same request and seed with the same
+/// bytes, call after call (the conformance kit's check, asserted by name).
+#[test]
+fn every_bundled_policy_answers_the_same_request_with_the_same_bytes() {
+    for name in [
+        "accord_unanimity",
+        "accord_weighted",
+        "accord_pressure",
+        "accord_bargaining",
+    ] {
+        let report = check_library(&built(name));
+        let check = report
+            .checks
+            .iter()
+            .find(|c| c.name == "same seed, same bytes")
+            .unwrap_or_else(|| panic!("{name}: no byte-identity check in {report}"));
+        assert!(check.passed, "{name}: {}", check.detail);
+        let library = load(name).unwrap();
+        let request = prost::Message::encode_to_vec(&sample_request(7));
+        let first = library.decide_bytes(&request).unwrap();
+        for _ in 0..5 {
+            assert_eq!(library.decide_bytes(&request).unwrap(), first, "{name}");
+        }
+    }
+}

@@ -15,7 +15,7 @@
 //! See docs/policies.md for the rules in full.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
     Choice, Decision, DecisionRequest, MemberResult, Outcome, ParameterSpec, ParameterType,
@@ -275,11 +275,11 @@ impl DecisionPolicy for Unanimity {
                 blocker: *b,
                 pivotal: *p,
                 metrics: if constructive(v) {
-                    HashMap::from([("constructive_abstention".to_string(), 1.0)])
+                    BTreeMap::from([("constructive_abstention".to_string(), 1.0)])
                 } else if reservation(v).is_some() {
-                    HashMap::from([("reservation".to_string(), 1.0)])
+                    BTreeMap::from([("reservation".to_string(), 1.0)])
                 } else {
-                    HashMap::new()
+                    BTreeMap::new()
                 },
             })
             .collect();
@@ -389,7 +389,7 @@ impl DecisionPolicy for Unanimity {
                 .map(|(v, _)| member_name(v.code))
                 .collect(),
             explanation,
-            metrics: HashMap::from([
+            metrics: BTreeMap::from([
                 ("eligible".to_string(), n as f64),
                 ("supporters".to_string(), supporters as f64),
                 ("objectors".to_string(), objectors as f64),

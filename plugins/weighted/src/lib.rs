@@ -15,7 +15,7 @@
 
 pub mod power;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use accord_policy_sdk::proto::{
@@ -612,7 +612,7 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
             Choice::Unspecified if deadline_passed => Choice::Abstain,
             other => other,
         };
-        let mut metrics = HashMap::new();
+        let mut metrics = BTreeMap::new();
         metrics.insert("weight_value".to_string(), seat.value);
         if let Some(Ok(p)) = &power {
             metrics.insert("banzhaf".to_string(), p.banzhaf[i]);
@@ -660,7 +660,7 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
         0.0
     };
 
-    let mut metrics = HashMap::from([
+    let mut metrics = BTreeMap::from([
         ("weight_for".to_string(), now.weight_for as f64),
         ("weight_against".to_string(), weight_against as f64),
         ("weight_abstain".to_string(), weight_abstain as f64),

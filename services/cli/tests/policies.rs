@@ -257,3 +257,42 @@ fn operator_calls_carry_the_token() {
     let out = Run::from_output(output).ok();
     assert!(out.contains("disabled policies/weighted"), "{out}");
 }
+
+#[test]
+fn load_and_replace_choose_where_the_library_runs() {
+    let s = CliServer::start(Options {
+        plugins: vec![UNANIMITY.into()],
+        extra: vec![(PRESSURE.into(), PRESSURE.into())],
+        ..Options::default()
+    });
+    let loaded = s.json(&["policies", "load", PRESSURE, "--isolation", "isolated"]);
+    assert_eq!(loaded["policy"]["isolation"], "POLICY_ISOLATION_ISOLATED");
+    assert!(
+        loaded["policy"]["runnerPid"].as_u64().unwrap_or(0) > 0,
+        "{loaded}"
+    );
+    let replaced = s.json(&[
+        "policies",
+        "replace",
+        "unanimity",
+        UNANIMITY,
+        "--isolation",
+        "isolated",
+    ]);
+    assert_eq!(replaced["policy"]["isolation"], "POLICY_ISOLATION_ISOLATED");
+    // Unspecified keeps the replaced version's mode; in-process moves it back.
+    let kept = s.json(&["policies", "replace", "unanimity", UNANIMITY]);
+    assert_eq!(kept["policy"]["isolation"], "POLICY_ISOLATION_ISOLATED");
+    let back = s.json(&[
+        "policies",
+        "replace",
+        "unanimity",
+        UNANIMITY,
+        "--isolation",
+        "in-process",
+    ]);
+    assert_eq!(back["policy"]["isolation"], "POLICY_ISOLATION_IN_PROCESS");
+    let bad = s.accord(&["policies", "load", PRESSURE, "--isolation", "sandboxed"]);
+    assert_eq!(bad.code, 2, "a usage error: {}", bad.stderr);
+    assert!(bad.stderr.contains("sandboxed"), "{}", bad.stderr);
+}

@@ -618,9 +618,10 @@ impl PolicyService for Api {
         let caller = self
             .enter(&request, "accord.v1.PolicyService/LoadPolicy")
             .await?;
-        let file_name = request.into_inner().file_name;
-        limits::text("file_name", &file_name, limits::MAX_NAME)?;
-        let policy = self.0.policies.load(&file_name).await?;
+        let r = request.into_inner();
+        limits::text("file_name", &r.file_name, limits::MAX_NAME)?;
+        let isolation = isolation("isolation", r.isolation)?;
+        let policy = self.0.policies.load(&r.file_name, isolation).await?;
         self.0.policy_changed("load", &policy).await?;
         self.audit_policy(&caller, "policy_loaded", &policy).await;
         let is_default = self.0.policies.is_default(policy.id());
@@ -639,7 +640,8 @@ impl PolicyService for Api {
         let r = request.into_inner();
         let id = self.policy_id("name", &r.name)?;
         limits::text("file_name", &r.file_name, limits::MAX_NAME)?;
-        let (policy, previous) = self.0.policies.replace(id, &r.file_name).await?;
+        let isolation = isolation("isolation", r.isolation)?;
+        let (policy, previous) = self.0.policies.replace(id, &r.file_name, isolation).await?;
         self.audit_policy(&caller, "policy_replaced", &policy).await;
         self.0.policy_changed("replace", &policy).await?;
         ok(ReplacePolicyResponse {
@@ -685,5 +687,19 @@ impl PolicyService for Api {
         ok(SetDefaultPolicyResponse {
             policy: Some(policy.to_proto(true)),
         })
+    }
+}
+
+/// The isolation a request asks for (`None`: unspecified, the server chooses).
+fn isolation(field: &str, value: i32) -> Result<Option<crate::config::Isolation>, DomainError> {
+    use crate::config::Isolation;
+    match PolicyIsolation::try_from(value) {
+        Ok(PolicyIsolation::Unspecified) => Ok(None),
+        Ok(PolicyIsolation::InProcess) => Ok(Some(Isolation::InProcess)),
+        Ok(PolicyIsolation::Isolated) => Ok(Some(Isolation::Isolated)),
+        Err(_) => Err(DomainError::invalid(
+            field,
+            format!("{value} is not a PolicyIsolation"),
+        )),
     }
 }

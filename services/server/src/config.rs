@@ -19,6 +19,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where a policy library runs (docs/plugin-abi.md, "Isolated mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Loaded into the server process: the fastest; a library that crashes takes the server down.
+    InProcess,
+    /// Run by an `accord-policy-runner` process: a crash, hang or leak costs the calls in flight.
+    Isolated,
+}
+
 /// The policy libraries bundled with accord, loaded at start unless configured otherwise.
 pub const BUNDLED_PLUGINS: [&str; 4] = [
     "libaccord_unanimity.so",
@@ -60,6 +70,25 @@ pub struct Flags {
     /// Time limit of one policy call, in milliseconds [default: 5000].
     #[arg(long, env = "ACCORD_POLICY_TIMEOUT_MS")]
     pub policy_timeout_ms: Option<u64>,
+    /// Where policy libraries run unless listed in `isolated_plugins` or chosen at load time:
+    /// `in-process` or `isolated` [default: in-process].
+    #[arg(long, env = "ACCORD_POLICY_ISOLATION")]
+    pub policy_isolation: Option<Isolation>,
+    /// Library file names that always run isolated, comma-separated [default: none].
+    #[arg(long, env = "ACCORD_ISOLATED_PLUGINS", value_delimiter = ',')]
+    pub isolated_plugins: Option<Vec<String>>,
+    /// The `accord-policy-runner` binary of isolated policies [default: next to the server].
+    #[arg(long, env = "ACCORD_POLICY_RUNNER")]
+    pub policy_runner: Option<PathBuf>,
+    /// Address-space limit of each policy runner in MiB; 0: none [default: 1024].
+    #[arg(long, env = "ACCORD_RUNNER_MEMORY_LIMIT_MB")]
+    pub runner_memory_limit_mb: Option<u64>,
+    /// CPU seconds a policy runner may spend without answering a call; 0: none [default: 30].
+    #[arg(long, env = "ACCORD_RUNNER_CPU_SECONDS")]
+    pub runner_cpu_seconds: Option<u64>,
+    /// Calls one policy runner decides at once [default: 2].
+    #[arg(long, env = "ACCORD_RUNNER_THREADS")]
+    pub runner_threads: Option<usize>,
     /// Log format [default: human]. Filter with RUST_LOG (e.g. `info,accord_server=debug`).
     #[arg(long, env = "ACCORD_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -142,6 +171,12 @@ struct FileConfig {
     plugins: Option<Vec<String>>,
     default_policy: Option<String>,
     policy_timeout_ms: Option<u64>,
+    policy_isolation: Option<Isolation>,
+    isolated_plugins: Option<Vec<String>>,
+    policy_runner: Option<PathBuf>,
+    runner_memory_limit_mb: Option<u64>,
+    runner_cpu_seconds: Option<u64>,
+    runner_threads: Option<usize>,
     log_format: Option<LogFormat>,
     shutdown_grace_ms: Option<u64>,
     operator_token: Option<String>,
@@ -173,6 +208,18 @@ pub struct Config {
     pub default_policy: String,
     /// Time limit of one policy call.
     pub policy_timeout: Duration,
+    /// Where policy libraries run by default.
+    pub policy_isolation: Isolation,
+    /// Library file names that always run isolated.
+    pub isolated_plugins: Vec<String>,
+    /// The `accord-policy-runner` binary.
+    pub policy_runner: PathBuf,
+    /// Address-space limit of each policy runner, MiB (0: none).
+    pub runner_memory_limit_mb: u64,
+    /// CPU seconds a runner may spend without answering a call (0: none).
+    pub runner_cpu_seconds: u64,
+    /// Calls one runner decides at once.
+    pub runner_threads: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Grace period at shutdown.
@@ -208,6 +255,12 @@ impl Default for Config {
             plugins: BUNDLED_PLUGINS.iter().map(|s| s.to_string()).collect(),
             default_policy: "unanimity".to_string(),
             policy_timeout: Duration::from_millis(5000),
+            policy_isolation: Isolation::InProcess,
+            isolated_plugins: Vec::new(),
+            policy_runner: default_plugin_dir().join("accord-policy-runner"),
+            runner_memory_limit_mb: 1024,
+            runner_cpu_seconds: 30,
+            runner_threads: 2,
             log_format: LogFormat::Human,
             shutdown_grace: Duration::from_millis(10_000),
             operator_token: None,
@@ -285,8 +338,17 @@ impl Config {
             plugin_dir,
             plugins,
             default_policy,
+            policy_isolation,
+            isolated_plugins,
+            policy_runner,
+            runner_memory_limit_mb,
+            runner_cpu_seconds,
+            runner_threads,
             log_format
         );
+        if config.runner_threads == 0 {
+            return Err("runner_threads must be greater than 0".to_string());
+        }
         if let Some(ms) = flags.policy_timeout_ms.or(file.policy_timeout_ms) {
             config.policy_timeout = Duration::from_millis(ms);
         }
@@ -422,6 +484,53 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.contains("otlp_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn isolation_settings_layer_like_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(
+            &file,
+            "policy_isolation = \"isolated\"\nisolated_plugins = [\"libx.so\"]\n\
+             runner_memory_limit_mb = 256\nrunner_cpu_seconds = 5\n",
+        )
+        .unwrap();
+        let config = Config::load(Flags {
+            config: Some(file.clone()),
+            policy_isolation: Some(Isolation::InProcess),
+            runner_threads: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.policy_isolation,
+            Isolation::InProcess,
+            "the flag wins"
+        );
+        assert_eq!(config.isolated_plugins, ["libx.so"]);
+        assert_eq!(config.runner_memory_limit_mb, 256);
+        assert_eq!(config.runner_cpu_seconds, 5);
+        assert_eq!(config.runner_threads, 4);
+        assert!(
+            config.policy_runner.ends_with("accord-policy-runner"),
+            "default"
+        );
+
+        std::fs::write(&file, "policy_isolation = \"sandboxed\"\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("sandboxed"), "{err}");
+        std::fs::write(&file, "runner_threads = 0\n").unwrap();
+        let err = Config::load(Flags {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("runner_threads"), "{err}");
     }
 
     #[test]

@@ -54,15 +54,32 @@ pub enum DomainError {
         /// Why.
         reason: String,
     },
-    /// A policy call ran past its time limit; the policy is now marked unhealthy.
+    /// A policy call ran past its time limit. In process the policy is now marked unhealthy
+    /// (its thread cannot be stopped); isolated, its runner was killed and is restarted.
     #[error(
-        "policy {policy} did not answer within {limit:?}; it is marked unhealthy until reloaded"
+        "policy {policy} did not answer within {limit:?}; {}",
+        if *isolated {
+            "its runner was killed and is being restarted"
+        } else {
+            "it is marked unhealthy until reloaded"
+        }
     )]
     PolicyTimedOut {
         /// The policy id.
         policy: String,
         /// The limit.
         limit: Duration,
+        /// Whether the policy runs isolated.
+        isolated: bool,
+    },
+    /// An isolated policy's runner crashed (or exited) during the call; it is restarted and the
+    /// server keeps serving.
+    #[error("policy {policy} crashed: {message}")]
+    PolicyCrashed {
+        /// The policy id.
+        policy: String,
+        /// What happened to the runner.
+        message: String,
     },
     /// A policy refused the request or a parameter.
     #[error("policy {policy} refused the request: {message}")]
@@ -91,6 +108,9 @@ pub enum DomainError {
     /// A plugin library was refused by the loader.
     #[error("{0}")]
     PluginRefused(#[from] LoadError),
+    /// A plugin library was refused by the loader of its isolated runner (the loader's message).
+    #[error("{0}")]
+    PluginRefusedIsolated(String),
     /// The database is unavailable or failed.
     #[error("storage unavailable: {0}")]
     Storage(String),
@@ -190,7 +210,10 @@ impl DomainError {
             }
             Self::PolicyTimedOut { .. } => Code::DeadlineExceeded,
             Self::Conflict(_) => Code::Aborted,
-            Self::PolicyPanicked { .. } | Self::PolicyFailed { .. } => Code::Internal,
+            Self::PolicyPanicked { .. }
+            | Self::PolicyFailed { .. }
+            | Self::PolicyCrashed { .. } => Code::Internal,
+            Self::PluginRefusedIsolated(_) => Code::FailedPrecondition,
             Self::PluginRefused(LoadError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -317,9 +340,32 @@ mod tests {
                 DomainError::PolicyTimedOut {
                     policy: "p".into(),
                     limit: Duration::from_secs(1),
+                    isolated: false,
                 },
                 Code::DeadlineExceeded,
                 "unhealthy",
+            ),
+            (
+                DomainError::PolicyTimedOut {
+                    policy: "p".into(),
+                    limit: Duration::from_secs(1),
+                    isolated: true,
+                },
+                Code::DeadlineExceeded,
+                "restarted",
+            ),
+            (
+                DomainError::PolicyCrashed {
+                    policy: "p".into(),
+                    message: "the policy runner was killed by signal 11 (SIGSEGV)".into(),
+                },
+                Code::Internal,
+                "SIGSEGV",
+            ),
+            (
+                DomainError::PluginRefusedIsolated("libx.so failed its self-test".into()),
+                Code::FailedPrecondition,
+                "self-test",
             ),
             (
                 DomainError::PolicyPanicked {

@@ -7,6 +7,7 @@
 //! - [`app`]: shared state. [`alliance`]: members, partners, missions. [`proposals`]: proposals,
 //!   ballots, decisions and their effects. [`policies`]: the plugin registry and hot swap.
 //!   [`cache`]: the member list and open proposals, kept for the ballot path.
+//! - [`isolated`]: policies run out of process by a supervised `accord-policy-runner`.
 //! - [`forecasts`]: the zone of agreement (what could pass on a quantity).
 //! - [`deadlines`]: closes proposals at their deadline. [`events`]: watch streams.
 //! - [`replicas`]: several servers on one PostgreSQL database — cache coherence, watch events
@@ -29,6 +30,7 @@ pub mod deadlines;
 pub mod error;
 pub mod events;
 pub mod forecasts;
+pub mod isolated;
 pub mod limits;
 pub mod metrics;
 pub mod policies;
@@ -75,6 +77,16 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         info!("empty database: loaded the NATO 2026 dataset");
     }
     let registry = PolicyRegistry::new(config.plugin_dir.clone(), config.policy_timeout)
+        .with_isolation(policies::IsolationSettings {
+            default: config.policy_isolation,
+            isolated_files: config.isolated_plugins.clone(),
+            runner: isolated::RunnerSettings {
+                program: config.policy_runner.clone(),
+                memory_limit_mb: config.runner_memory_limit_mb,
+                cpu_seconds: config.runner_cpu_seconds,
+                threads: config.runner_threads,
+            },
+        })
         .with_pins(config.plugin_pins.clone());
     registry.load_startup(&config.plugins).await;
     let default = match store.get_setting("default_policy").await? {

@@ -8,29 +8,76 @@
 //! `accord_policy_sdk::host`). Loads, replacements and health changes are serialised by one
 //! async mutex; reads take no lock.
 //!
-//! Calls run on tokio's blocking pool with a time limit. A call that panics inside the plugin
-//! fails with INTERNAL; a call past its limit fails with DEADLINE_EXCEEDED and marks the policy
-//! unhealthy (its thread cannot be stopped, so no new call may pile up behind it) until an
-//! operator reloads or replaces it.
+//! Each policy runs in process or isolated, chosen per library (configuration, or `LoadPolicy`
+//! and `ReplacePolicy`). In process, calls run on tokio's blocking pool with a time limit: a call
+//! that panics inside the plugin fails with INTERNAL; a call past its limit fails with
+//! DEADLINE_EXCEEDED and marks the policy unhealthy (its thread cannot be stopped, so no new call
+//! may pile up behind it) until an operator reloads or replaces it; a library that crashes the
+//! process takes the server with it. Isolated ([`crate::isolated`]), the library runs in a
+//! supervised runner process: a crash or a call past its limit costs the calls in flight, the
+//! runner is restarted and the policy stays healthy. Hot swap works the same in both modes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use accord_policy_sdk::host::PolicyLibrary;
-use accord_policy_sdk::proto::{Decision, DecisionRequest, PolicyHealth, PolicyIdentity};
+use accord_policy_sdk::host::{CallError, LoadError, PolicyLibrary, default_private_dir};
+use accord_policy_sdk::proto::{
+    Decision, DecisionRequest, DecisionResponse, PolicyDescriptor, PolicyHealth, PolicyIdentity,
+};
 use accord_policy_sdk::request::parse_parameter;
 use accord_proto::v1 as pb;
 use arc_swap::ArcSwap;
+use prost::Message;
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::config::Isolation;
 use crate::error::{DomainError, DomainResult};
+use crate::isolated::{IsolatedError, IsolatedPolicy, RunnerSettings, StartError};
+
+/// Where one loaded version runs.
+#[derive(Debug)]
+enum Backend {
+    /// Mapped into the server process.
+    InProcess(PolicyLibrary),
+    /// Served by a supervised runner process.
+    Isolated(IsolatedPolicy),
+}
+
+/// How the registry chooses and runs isolated policies.
+#[derive(Debug, Clone)]
+pub struct IsolationSettings {
+    /// The mode of a library loaded without one.
+    pub default: Isolation,
+    /// Library file names that run isolated when loaded without a mode.
+    pub isolated_files: Vec<String>,
+    /// How runners are started and limited.
+    pub runner: RunnerSettings,
+}
+
+impl Default for IsolationSettings {
+    fn default() -> Self {
+        Self {
+            default: Isolation::InProcess,
+            isolated_files: Vec::new(),
+            runner: RunnerSettings {
+                program: crate::config::default_plugin_dir().join("accord-policy-runner"),
+                memory_limit_mb: 1024,
+                cpu_seconds: 30,
+                threads: 2,
+            },
+        }
+    }
+}
 
 /// One loaded version of a policy.
 #[derive(Debug)]
 pub struct LoadedPolicy {
-    library: PolicyLibrary,
+    backend: Backend,
+    descriptor: PolicyDescriptor,
+    identity: PolicyIdentity,
     file_name: String,
     load_time: SystemTime,
     health: Mutex<(PolicyHealth, String)>,
@@ -39,12 +86,20 @@ pub struct LoadedPolicy {
 impl LoadedPolicy {
     /// The policy id.
     pub fn id(&self) -> &str {
-        &self.library.descriptor().id
+        &self.descriptor.id
     }
 
     /// The library's identity.
     pub fn identity(&self) -> &PolicyIdentity {
-        self.library.identity()
+        &self.identity
+    }
+
+    /// Where the library runs.
+    pub fn isolation(&self) -> Isolation {
+        match self.backend {
+            Backend::InProcess(_) => Isolation::InProcess,
+            Backend::Isolated(_) => Isolation::Isolated,
+        }
     }
 
     /// The library's file name in the plugin directory.
@@ -52,13 +107,17 @@ impl LoadedPolicy {
         &self.file_name
     }
 
-    /// The library (for calls).
-    pub fn library(&self) -> &PolicyLibrary {
-        &self.library
-    }
-
+    /// The health an operator set or a time limit caused; isolated and otherwise healthy: healthy
+    /// with the last restart as the reason, or unhealthy while no runner can be started.
     fn health(&self) -> (PolicyHealth, String) {
-        self.health.lock().expect("health lock").clone()
+        let health = self.health.lock().expect("health lock").clone();
+        match (&self.backend, health.0) {
+            (Backend::Isolated(isolated), PolicyHealth::Healthy) => match isolated.note() {
+                (note, true) => (PolicyHealth::Unhealthy, note),
+                (note, false) => (PolicyHealth::Healthy, note),
+            },
+            _ => health,
+        }
     }
 
     fn set_health(&self, health: PolicyHealth, reason: impl Into<String>) {
@@ -68,15 +127,26 @@ impl LoadedPolicy {
     /// The protocol view of this policy.
     pub fn to_proto(&self, is_default: bool) -> pb::LoadedPolicy {
         let (health, reason) = self.health();
+        let (isolation, runner_restarts, runner_pid) = match &self.backend {
+            Backend::InProcess(_) => (pb::PolicyIsolation::InProcess, 0, 0),
+            Backend::Isolated(isolated) => (
+                pb::PolicyIsolation::Isolated,
+                isolated.restarts(),
+                isolated.pid(),
+            ),
+        };
         pb::LoadedPolicy {
             name: accord_proto::names::name(accord_proto::names::POLICIES, self.id()),
-            descriptor: Some(self.library.descriptor().clone()),
+            descriptor: Some(self.descriptor.clone()),
             identity: Some(self.identity().clone()),
             file_name: self.file_name.clone(),
             health: health as i32,
             health_reason: reason,
             is_default,
             load_time: Some(prost_types::Timestamp::from(self.load_time)),
+            isolation: isolation as i32,
+            runner_restarts,
+            runner_pid,
         }
     }
 }
@@ -92,6 +162,7 @@ struct Snapshot {
 pub struct PolicyRegistry {
     dir: PathBuf,
     call_limit: Duration,
+    isolation: IsolationSettings,
     snapshot: ArcSwap<Snapshot>,
     changes: tokio::sync::Mutex<()>,
     /// Why this server does not serve the policies the alliance wants (replicas: a recorded
@@ -107,10 +178,26 @@ impl PolicyRegistry {
         Self {
             dir: dir.into(),
             call_limit,
+            isolation: IsolationSettings::default(),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             changes: tokio::sync::Mutex::new(()),
             sync_problem: Mutex::new(None),
             pins: Vec::new(),
+        }
+    }
+
+    /// Chooses and runs isolated policies with `isolation`.
+    pub fn with_isolation(mut self, isolation: IsolationSettings) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// The mode a library runs in when loaded without one.
+    pub fn configured_isolation(&self, file_name: &str) -> Isolation {
+        if self.isolation.isolated_files.iter().any(|f| f == file_name) {
+            Isolation::Isolated
+        } else {
+            self.isolation.default
         }
     }
 
@@ -146,7 +233,7 @@ impl PolicyRegistry {
         names.sort();
         let mut refused = Vec::new();
         for name in names {
-            match self.load(&name).await {
+            match self.load(&name, None).await {
                 Ok(policy) => info!(policy = %policy.id(), version = %policy.identity().version,
                     sha256 = %policy.identity().library_sha256, file = %name, "policy loaded"),
                 Err(e) => {
@@ -181,18 +268,84 @@ impl PolicyRegistry {
         Ok(path)
     }
 
-    async fn open(&self, file_name: &str) -> DomainResult<Arc<LoadedPolicy>> {
+    async fn open(
+        &self,
+        file_name: &str,
+        isolation: Option<Isolation>,
+    ) -> DomainResult<Arc<LoadedPolicy>> {
         let path = self.resolve_file(file_name)?;
-        let pins = self.pins.clone();
-        let library = tokio::task::spawn_blocking(move || PolicyLibrary::load_pinned(path, &pins))
-            .await
-            .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
+        let isolation = isolation.unwrap_or_else(|| self.configured_isolation(file_name));
+        let (backend, descriptor, identity) = match isolation {
+            Isolation::InProcess => {
+                let pins = self.pins.clone();
+                let library =
+                    tokio::task::spawn_blocking(move || PolicyLibrary::load_pinned(path, &pins))
+                        .await
+                        .map_err(|e| DomainError::Storage(format!("loader task failed: {e}")))??;
+                let descriptor = library.descriptor().clone();
+                let identity = library.identity().clone();
+                (Backend::InProcess(library), descriptor, identity)
+            }
+            Isolation::Isolated => self.open_isolated(file_name, path).await?,
+        };
         Ok(Arc::new(LoadedPolicy {
-            library,
+            backend,
+            descriptor,
+            identity,
             file_name: file_name.to_string(),
             load_time: SystemTime::now(),
             health: Mutex::new((PolicyHealth::Healthy, String::new())),
         }))
+    }
+
+    /// Starts a runner on a private copy of the file's bytes; its loader checks the library
+    /// (handshake, descriptor, self-test) in the runner's process, never in this one.
+    async fn open_isolated(
+        &self,
+        file_name: &str,
+        path: PathBuf,
+    ) -> DomainResult<(Backend, PolicyDescriptor, PolicyIdentity)> {
+        let io = |source| {
+            DomainError::PluginRefused(LoadError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
+        let bytes = tokio::fs::read(&path).await.map_err(io)?;
+        let sha256: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if !self.pins.is_empty() && !self.pins.contains(&sha256) {
+            return Err(DomainError::PluginRefused(LoadError::NotPinned {
+                path,
+                sha256,
+            }));
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("policy")
+            .to_string();
+        let copy = crate::isolated::private_copy(&default_private_dir(), &stem, &sha256, &bytes)
+            .map_err(io)?;
+        let (isolated, descriptor) = IsolatedPolicy::start(
+            file_name.to_string(),
+            copy,
+            sha256.clone(),
+            self.isolation.runner.clone(),
+        )
+        .await
+        .map_err(|e| match e {
+            StartError::Refused(message) => DomainError::PluginRefusedIsolated(message),
+            StartError::Failed(message) => DomainError::Precondition(message),
+        })?;
+        let identity = PolicyIdentity {
+            policy_id: descriptor.id.clone(),
+            version: descriptor.version.clone(),
+            library_sha256: sha256,
+        };
+        Ok((Backend::Isolated(isolated), descriptor, identity))
     }
 
     fn publish(&self, update: impl FnOnce(&mut Snapshot)) {
@@ -219,9 +372,13 @@ impl PolicyRegistry {
 
     /// Loads a library by file name. Refused if a healthy policy with the same id is loaded
     /// (replace it instead); a disabled or unhealthy one is replaced.
-    pub async fn load(&self, file_name: &str) -> DomainResult<Arc<LoadedPolicy>> {
+    pub async fn load(
+        &self,
+        file_name: &str,
+        isolation: Option<Isolation>,
+    ) -> DomainResult<Arc<LoadedPolicy>> {
         let _guard = self.changes.lock().await;
-        let policy = self.open(file_name).await?;
+        let policy = self.open(file_name, isolation).await?;
         let id = policy.id().to_string();
         if let Some(existing) = self.snapshot.load().policies.get(&id) {
             if existing.health().0 == PolicyHealth::Healthy {
@@ -239,15 +396,18 @@ impl PolicyRegistry {
     }
 
     /// Replaces policy `id` with the library `file_name`, whose descriptor must have the same
-    /// id. Returns the new and the previous version. Calls in flight finish on the previous one.
+    /// id, run as `isolation` (`None`: as the previous version runs). Returns the new and the
+    /// previous version. Calls in flight finish on the previous one.
     pub async fn replace(
         &self,
         id: &str,
         file_name: &str,
+        isolation: Option<Isolation>,
     ) -> DomainResult<(Arc<LoadedPolicy>, Arc<LoadedPolicy>)> {
         let _guard = self.changes.lock().await;
         let previous = self.get_any(id)?;
-        let policy = self.open(file_name).await?;
+        let isolation = isolation.unwrap_or(previous.isolation());
+        let policy = self.open(file_name, Some(isolation)).await?;
         if policy.id() != id {
             return Err(DomainError::invalid(
                 "file_name",
@@ -354,7 +514,7 @@ impl PolicyRegistry {
         parameters: &std::collections::HashMap<String, String>,
     ) -> DomainResult<()> {
         let policy = self.get_any(id)?;
-        let descriptor = policy.library.descriptor();
+        let descriptor = &policy.descriptor;
         for (name, value) in parameters {
             let spec = descriptor
                 .parameters
@@ -373,12 +533,19 @@ impl PolicyRegistry {
         Ok(())
     }
 
-    /// Decides `request` under policy `id`, off the async workers, within the time limit.
+    /// Decides `request` under policy `id`, off the async workers (in process) or in its runner
+    /// (isolated), within the time limit.
     pub async fn decide(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
         let policy = self.get(id)?;
+        if let Backend::Isolated(isolated) = &policy.backend {
+            return self.decide_isolated(&policy, isolated, &request).await;
+        }
         let call = {
             let policy = policy.clone();
-            tokio::task::spawn_blocking(move || policy.library.decide(&request))
+            tokio::task::spawn_blocking(move || match &policy.backend {
+                Backend::InProcess(library) => library.decide(&request),
+                Backend::Isolated(_) => unreachable!("isolated calls go to the runner"),
+            })
         };
         match tokio::time::timeout(self.call_limit, call).await {
             Ok(Ok(Ok(decision))) => Ok(decision),
@@ -399,8 +566,51 @@ impl PolicyRegistry {
                 Err(DomainError::PolicyTimedOut {
                     policy: id.to_string(),
                     limit: self.call_limit,
+                    isolated: false,
                 })
             }
         }
+    }
+
+    async fn decide_isolated(
+        &self,
+        policy: &LoadedPolicy,
+        isolated: &IsolatedPolicy,
+        request: &DecisionRequest,
+    ) -> DomainResult<Decision> {
+        let id = policy.id();
+        let reply = isolated
+            .call(&request.encode_to_vec(), self.call_limit)
+            .await
+            .map_err(|e| match e {
+                IsolatedError::TimedOut => DomainError::PolicyTimedOut {
+                    policy: id.to_string(),
+                    limit: self.call_limit,
+                    isolated: true,
+                },
+                IsolatedError::Crashed(message) => DomainError::PolicyCrashed {
+                    policy: id.to_string(),
+                    message,
+                },
+                IsolatedError::Interrupted(reason) | IsolatedError::NotRunning(reason) => {
+                    DomainError::PolicyUnavailable {
+                        policy: id.to_string(),
+                        reason,
+                    }
+                }
+            })?;
+        if reply.status != 0 {
+            return Err(DomainError::from_call(
+                id,
+                CallError::from_status(reply.status, reply.payload),
+            ));
+        }
+        let bad = |message: String| DomainError::from_call(id, CallError::BadResponse(message));
+        let mut decision = DecisionResponse::decode(reply.payload.as_slice())
+            .map_err(|e| bad(format!("not an accord.v1.DecisionResponse: {e}")))?
+            .decision
+            .ok_or_else(|| bad("the response has no decision".to_string()))?;
+        decision.policy = Some(policy.identity.clone());
+        Ok(decision)
     }
 }

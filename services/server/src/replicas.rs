@@ -252,11 +252,11 @@ async fn bring_in_line(app: &App, id: &str, want: &Wanted) -> Result<(), String>
             }
             let loaded = if health == Some(PolicyHealth::Healthy) {
                 app.policies
-                    .replace(id, &want.file_name)
+                    .replace(id, &want.file_name, None)
                     .await
                     .map(|(new, _)| new)
             } else {
-                app.policies.load(&want.file_name).await
+                app.policies.load(&want.file_name, None).await
             }
             .map_err(|e| format!("policies/{id}: {e}"))?;
             if loaded.identity().library_sha256 != want.sha256 {

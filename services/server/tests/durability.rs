@@ -385,6 +385,7 @@ async fn a_graceful_stop_does_not_wait_for_a_policy_call_that_hangs() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: HANGING.into(),
+            ..Default::default()
         })
         .await
         .expect("load the hanging fixture");

@@ -248,6 +248,7 @@ async fn invalid_arguments_name_the_field_and_change_nothing() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: format!("../plugins/{UNANIMITY}"),
+            ..Default::default()
         })
         .await;
     assert_status(r, Code::InvalidArgument, &["file_name", "not a path"]);
@@ -259,6 +260,7 @@ async fn invalid_arguments_name_the_field_and_change_nothing() {
         .replace_policy(ReplacePolicyRequest {
             name: "policies/unanimity".into(),
             file_name: WEIGHTED.into(),
+            ..Default::default()
         })
         .await;
     assert_status(
@@ -331,6 +333,7 @@ async fn not_found_names_what_is_missing() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: "libaccord_nope.so".into(),
+            ..Default::default()
         })
         .await;
     assert_status(r, Code::NotFound, &["libaccord_nope.so"]);
@@ -424,6 +427,7 @@ async fn already_exists_and_the_original_is_untouched() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: UNANIMITY.into(),
+            ..Default::default()
         })
         .await;
     assert_status(
@@ -601,6 +605,7 @@ async fn failed_preconditions_on_closed_proposals_and_terminated_missions() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: "libaccord_fixture_wrong_abi.so".into(),
+            ..Default::default()
         })
         .await;
     assert_status(r, Code::FailedPrecondition, &["999"]);

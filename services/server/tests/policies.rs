@@ -203,6 +203,7 @@ async fn replacing_a_policy_under_concurrent_load_fails_no_request() {
             .replace_policy(ReplacePolicyRequest {
                 name: "policies/unanimity".into(),
                 file_name: file_name.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("replace with {file_name}: {e}"))
@@ -300,6 +301,7 @@ async fn a_panicking_policy_fails_its_call_with_internal_and_the_server_keeps_se
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: PANICKING.into(),
+            ..Default::default()
         })
         .await
         .expect("load the panicking fixture")
@@ -391,6 +393,7 @@ async fn a_hanging_policy_times_out_becomes_unhealthy_and_is_healthy_again_once_
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: HANGING.into(),
+            ..Default::default()
         })
         .await
         .expect("load the hanging fixture");
@@ -457,6 +460,7 @@ async fn a_hanging_policy_times_out_becomes_unhealthy_and_is_healthy_again_once_
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: HANGING.into(),
+            ..Default::default()
         })
         .await
         .expect("reload")
@@ -504,6 +508,7 @@ async fn a_disabled_policy_is_unavailable_until_loaded_again() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: WEIGHTED.into(),
+            ..Default::default()
         })
         .await
         .expect("load again");

@@ -359,6 +359,7 @@ async fn a_policy_replaced_through_one_replica_reaches_the_others_within_the_bou
         .replace_policy(ReplacePolicyRequest {
             name: "policies/unanimity".into(),
             file_name: file.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

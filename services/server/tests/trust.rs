@@ -359,6 +359,7 @@ async fn call(c: &Clients, method: &str, open_proposal: &str) -> Code {
             .clone()
             .load_policy(LoadPolicyRequest {
                 file_name: "no-such-library.so".into(),
+                ..Default::default()
             })
             .await
             .map(|_| Code::Ok),
@@ -368,6 +369,7 @@ async fn call(c: &Clients, method: &str, open_proposal: &str) -> Code {
             .replace_policy(ReplacePolicyRequest {
                 name: "policies/nope".into(),
                 file_name: "x.so".into(),
+                ..Default::default()
             })
             .await
             .map(|_| Code::Ok),
@@ -1335,14 +1337,16 @@ async fn hostile_requests_are_refused_with_their_code_and_change_nothing() {
         "a delegation loads a plugin",
         Code::PermissionDenied,
         deu.policies.clone().load_policy(LoadPolicyRequest {
-            file_name: artifacts::WEIGHTED.into()
+            file_name: artifacts::WEIGHTED.into(),
+            ..Default::default()
         })
     );
     hostile!(
         "load a library by path",
         Code::InvalidArgument,
         op.policies.clone().load_policy(LoadPolicyRequest {
-            file_name: "../../etc/passwd".into()
+            file_name: "../../etc/passwd".into(),
+            ..Default::default()
         })
     );
     hostile!(
@@ -1353,7 +1357,8 @@ async fn hostile_requests_are_refused_with_their_code_and_change_nothing() {
             .clone()
             .replace_policy(ReplacePolicyRequest {
                 name: "policies/unanimity".into(),
-                file_name: artifacts::UNANIMITY.into()
+                file_name: artifacts::UNANIMITY.into(),
+                ..Default::default()
             })
     );
     hostile!(
@@ -1847,6 +1852,7 @@ async fn only_pinned_libraries_load() {
         .policies()
         .load_policy(LoadPolicyRequest {
             file_name: artifacts::WEIGHTED.into(),
+            ..Default::default()
         })
         .await;
     assert_status(r, Code::FailedPrecondition, &["not in the list of pinned"]);

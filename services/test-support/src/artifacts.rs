@@ -22,6 +22,8 @@ pub const BARGAINING: &str = "libaccord_bargaining.so";
 pub const PANICKING: &str = "libaccord_fixture_panicking.so";
 /// Fixture: sleeps when the title contains "hang".
 pub const HANGING: &str = "libaccord_fixture_hanging.so";
+/// Fixture: segfaults, aborts, exits, hogs memory or spins when the title says so.
+pub const CRASHING: &str = "libaccord_fixture_crashing.so";
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

@@ -26,6 +26,7 @@ pub mod process;
 pub mod trust;
 
 pub use artifacts::{
-    BARGAINING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library, sha256sum,
+    BARGAINING, CRASHING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library,
+    sha256sum,
 };
 pub use process::{Options, ServerProcess, TlsOptions};

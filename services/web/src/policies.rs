@@ -164,6 +164,7 @@ pub async fn replace(
         ReplacePolicyRequest {
             name: format!("policies/{id}"),
             file_name: form.file_name.clone(),
+            ..Default::default()
         },
     )?;
     let notice = match web.api.replace_policy(request).await {

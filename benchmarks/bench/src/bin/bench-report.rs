@@ -7,6 +7,10 @@
 //! Markdown table for `docs/BENCHMARKS.md`: the case, what was measured, the baseline measured
 //! in the same run where a ratio is asked (library against linked-in, in alternating samples),
 //! the target and MET / NOT MET. Measures for about 45 s (after the build).
+//!
+//! `bench-report isolated` (or `boundary`, `power`, `pressure`, several allowed) runs only those
+//! sections. The isolated rows need the release runner: `cargo build --release -p
+//! accord-policy-runner`.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -14,7 +18,8 @@ use std::time::{Duration, Instant};
 use accord_bench::timing::{Measurement, Plan, measure, measure_pair};
 use accord_bench::{
     SEED, end_nmi_request, nato_pressure_scenario, nato_spending_game, pressure_mapping_matches,
-    release_library, same_decision, synthetic_game, synthetic_pressure_scenario, with_parameters,
+    release_library, release_runner_path, same_decision, synthetic_game,
+    synthetic_pressure_scenario, with_parameters,
 };
 use accord_policy_sdk::DecisionPolicy;
 use accord_policy_sdk::prost::Message;
@@ -24,6 +29,8 @@ use accord_weighted::power::{Game, MAX_PLAYERS, power_indices};
 
 /// The boundary target: the library path at most this many times the linked-in call.
 const BOUNDARY_RATIO: f64 = 1.3;
+/// The isolated-mode target: what a runner adds to a decision at 32 allies.
+const ISOLATED_OVERHEAD: Duration = Duration::from_micros(50);
 /// The power-index target for the 32 allies at $1 m.
 const POWER_LIMIT: Duration = Duration::from_secs(1);
 /// The Monte Carlo target, trials per second per core.
@@ -138,6 +145,79 @@ fn boundary(rows: &mut Vec<Row>) {
             ratio: format!("{ratio:.2}×"),
             target: format!("≤ {BOUNDARY_RATIO:.1}×"),
             result: verdict(ratio <= BOUNDARY_RATIO),
+        });
+    }
+}
+
+/// Isolated mode: the same decision through a supervised `accord-policy-runner` (encode, the
+/// server's pipelined call over the pipe, the runner's call into the library, decode) against
+/// the in-process library path, in alternating samples. The in-process path here leaves out the
+/// server's hop to the blocking pool, so the overhead shown is, if anything, too high.
+fn isolated(rows: &mut Vec<Row>) {
+    use accord_server::isolated::{IsolatedPolicy, RunnerSettings};
+    let runner = release_runner_path().unwrap_or_else(|e| panic!("accord-bench: {e}"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let request = end_nmi_request();
+    for (label, name) in [
+        ("unanimity", "accord_unanimity"),
+        ("weighted (defaults)", "accord_weighted"),
+    ] {
+        let library = release_library(name);
+        let copy =
+            std::env::temp_dir().join(format!("accord-bench-{}-{name}.so", std::process::id()));
+        std::fs::copy(library.source(), &copy).expect("copy the library for the runner");
+        let (policy, _) = runtime
+            .block_on(IsolatedPolicy::start(
+                name.to_string(),
+                copy,
+                library.identity().library_sha256.clone(),
+                RunnerSettings {
+                    program: runner.clone(),
+                    memory_limit_mb: 1024,
+                    cpu_seconds: 0,
+                    threads: 2,
+                },
+            ))
+            .unwrap_or_else(|e| panic!("accord-bench: cannot start the runner: {e}"));
+        let isolated_decide = || {
+            runtime.block_on(async {
+                let reply = policy
+                    .call(&request.encode_to_vec(), Duration::from_secs(30))
+                    .await
+                    .expect("isolated call");
+                assert_eq!(reply.status, 0);
+                DecisionResponse::decode(reply.payload.as_slice())
+                    .expect("a DecisionResponse")
+                    .decision
+                    .expect("a decision")
+            })
+        };
+        let loaded = library.decide(&request).expect("library decision");
+        assert!(
+            same_decision(&loaded, &isolated_decide()),
+            "{label}: the runner decides differently"
+        );
+        let start = Instant::now();
+        isolated_decide();
+        let plan = Plan::for_call(start.elapsed());
+        let (base, iso) =
+            measure_pair(&plan, || library.decide(&request).unwrap(), isolated_decide);
+        let added = iso.median.saturating_sub(base.median);
+        rows.push(Row {
+            case: format!("Isolated — {label}: runner vs in-process library path, 32 allies"),
+            measured: spread(&iso),
+            baseline: spread(&base),
+            ratio: format!(
+                "{:.2}× (+{})",
+                iso.median.as_secs_f64() / base.median.as_secs_f64(),
+                time(added)
+            ),
+            target: format!("< {} added", time(ISOLATED_OVERHEAD)),
+            result: verdict(added < ISOLATED_OVERHEAD),
         });
     }
 }
@@ -408,13 +488,25 @@ fn main() {
     let load_before = load();
     eprintln!("machine: {machine}");
     let mut rows = Vec::new();
-    eprintln!("boundary…");
-    boundary(&mut rows);
-    boundary_parts(&mut rows);
-    eprintln!("power indices…");
-    power(&mut rows);
-    eprintln!("pressure Monte Carlo…");
-    pressure(&mut rows);
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let run = |section: &str| only.is_empty() || only.iter().any(|s| s == section);
+    if run("boundary") {
+        eprintln!("boundary…");
+        boundary(&mut rows);
+        boundary_parts(&mut rows);
+    }
+    if run("isolated") {
+        eprintln!("isolated mode…");
+        isolated(&mut rows);
+    }
+    if run("power") {
+        eprintln!("power indices…");
+        power(&mut rows);
+    }
+    if run("pressure") {
+        eprintln!("pressure Monte Carlo…");
+        pressure(&mut rows);
+    }
 
     let mut out = String::new();
     let _ = writeln!(out, "Machine: {machine}.");

@@ -621,6 +621,9 @@ pub enum PoliciesCommand {
         /// The library's file name in the server's plugin directory, e.g.
         /// libaccord_weighted.so (not a path).
         file: String,
+        /// Where the library runs [default: the server's configuration for this file].
+        #[arg(long, value_enum)]
+        isolation: Option<Isolation>,
     },
     /// Replaces a loaded policy with a library from the plugin directory (operator); calls in
     /// flight finish on the old version.
@@ -630,6 +633,9 @@ pub enum PoliciesCommand {
         /// The new library's file name in the server's plugin directory; it must hold the same
         /// policy id.
         file: String,
+        /// Where the new version runs [default: where the replaced version runs].
+        #[arg(long, value_enum)]
+        isolation: Option<Isolation>,
     },
     /// Disables a policy: it takes no calls until loaded again (operator).
     Disable {
@@ -1121,5 +1127,26 @@ mod tests {
             .is_err(),
             "--deadline and --deadline-in conflict"
         );
+    }
+}
+
+/// Where a policy library runs (`--isolation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Isolation {
+    /// In the server's process.
+    InProcess,
+    /// In its own `accord-policy-runner` process: a crash costs only the calls in flight.
+    Isolated,
+}
+
+impl Isolation {
+    /// The protocol value of an optional choice (unspecified: the server chooses).
+    pub fn to_proto(choice: Option<Self>) -> i32 {
+        use accord_proto::v1::PolicyIsolation;
+        (match choice {
+            None => PolicyIsolation::Unspecified,
+            Some(Self::InProcess) => PolicyIsolation::InProcess,
+            Some(Self::Isolated) => PolicyIsolation::Isolated,
+        }) as i32
     }
 }

@@ -55,8 +55,11 @@ pub async fn run(
                 print_policy(policy);
             }
         }
-        PoliciesCommand::Load { file } => {
-            let request = client.operator(LoadPolicyRequest { file_name: file });
+        PoliciesCommand::Load { file, isolation } => {
+            let request = client.operator(LoadPolicyRequest {
+                file_name: file,
+                isolation: crate::cli::Isolation::to_proto(isolation),
+            });
             let response = client.policies().load_policy(request).await?.into_inner();
             if global.json {
                 json(accord_proto::json::to_json(&response));
@@ -69,10 +72,15 @@ pub async fn run(
                 ));
             }
         }
-        PoliciesCommand::Replace { policy, file } => {
+        PoliciesCommand::Replace {
+            policy,
+            file,
+            isolation,
+        } => {
             let request = client.operator(ReplacePolicyRequest {
                 name: output::resource_name(POLICIES, &policy, false),
                 file_name: file,
+                isolation: crate::cli::Isolation::to_proto(isolation),
             });
             let response = client
                 .policies()
