@@ -12,7 +12,7 @@ from="${1:-target/debug}"
 out=deploy/prebuilt
 rm -rf "$out"
 mkdir -p "$out"
-for file in accord-server accord libaccord_unanimity.so libaccord_weighted.so libaccord_pressure.so \
+for file in accord-server accord accord-policy-runner libaccord_unanimity.so libaccord_weighted.so libaccord_pressure.so \
             libaccord_bargaining.so; do
   [[ -f "$from/$file" ]] || { echo "stage-prebuilt: $from/$file is missing (cargo build --workspace)" >&2; exit 1; }
   objcopy --strip-debug "$from/$file" "$out/$file"
