@@ -22,7 +22,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tonic::Request;
 
 use crate::Web;
 use crate::alliance;
@@ -32,11 +31,6 @@ use crate::layout::{
     self, bar, choice_class, choice_symbol, choice_word, enum_word, id_of, percent, rfc3339, when,
 };
 use crate::session::{self, CSRF_FIELD, Caller, Session};
-
-/// A request to the services carrying `caller`'s metadata.
-fn request<T>(caller: &Caller, message: T) -> Request<T> {
-    caller.request(message)
-}
 
 /// What a proposal would do, in one line (the scenario report's wording).
 pub fn describe(proposal: &Proposal) -> String {
@@ -116,16 +110,13 @@ pub async fn list(
     loop {
         let page = web
             .api
-            .list_proposals(request(
-                &caller,
-                ListProposalsRequest {
-                    page_size: 1000,
-                    page_token: token,
-                    state,
-                    kind,
-                    target: filters.target.trim().to_string(),
-                },
-            ))
+            .list_proposals(caller.request(ListProposalsRequest {
+                page_size: 1000,
+                page_token: token,
+                state,
+                kind,
+                target: filters.target.trim().to_string(),
+            }))
             .await?
             .into_inner();
         proposals.extend(page.proposals);
@@ -202,12 +193,9 @@ fn proposal_name(id: &str) -> Result<String, WebError> {
 
 async fn get(web: &Web, caller: &Caller, name: &str) -> Result<Proposal, WebError> {
     web.api
-        .get_proposal(request(
-            caller,
-            GetProposalRequest {
-                name: name.to_string(),
-            },
-        ))
+        .get_proposal(caller.request(GetProposalRequest {
+            name: name.to_string(),
+        }))
         .await?
         .into_inner()
         .proposal
@@ -225,14 +213,11 @@ async fn current_ballots(
     loop {
         let page = web
             .api
-            .list_ballots(request(
-                caller,
-                ListBallotsRequest {
-                    proposal: name.to_string(),
-                    page_size: 1000,
-                    page_token: token,
-                },
-            ))
+            .list_ballots(caller.request(ListBallotsRequest {
+                proposal: name.to_string(),
+                page_size: 1000,
+                page_token: token,
+            }))
             .await?
             .into_inner();
         for b in page.ballots {
@@ -258,13 +243,10 @@ async fn evaluations(
 ) -> Result<Vec<PolicyEvaluation>, WebError> {
     Ok(web
         .api
-        .evaluate_proposal(request(
-            caller,
-            EvaluateProposalRequest {
-                subject: Some(Subject::Name(name.to_string())),
-                ..Default::default()
-            },
-        ))
+        .evaluate_proposal(caller.request(EvaluateProposalRequest {
+            subject: Some(Subject::Name(name.to_string())),
+            ..Default::default()
+        }))
         .await?
         .into_inner()
         .evaluations)
@@ -725,13 +707,10 @@ pub async fn vote(
     };
     let cast = web
         .api
-        .cast_ballot(request(
-            &caller,
-            CastBallotRequest {
-                proposal: name.clone(),
-                ballot: Some(ballot),
-            },
-        ))
+        .cast_ballot(caller.request(CastBallotRequest {
+            proposal: name.clone(),
+            ballot: Some(ballot),
+        }))
         .await;
     match cast {
         Ok(_) => {
@@ -771,13 +750,10 @@ pub async fn withdraw(
     };
     let name = proposal_name(&id)?;
     web.api
-        .withdraw_proposal(request(
-            &caller,
-            WithdrawProposalRequest {
-                name: name.clone(),
-                requester: format!("members/{code}"),
-            },
-        ))
+        .withdraw_proposal(caller.request(WithdrawProposalRequest {
+            name: name.clone(),
+            requester: format!("members/{code}"),
+        }))
         .await?;
     Ok(Redirect::to(&format!("/{name}")).into_response())
 }

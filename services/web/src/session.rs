@@ -51,7 +51,7 @@ pub struct Caller {
     delegation: Option<String>,
     /// The token carried to the services (authentication on), if signed in.
     token: Option<String>,
-    /// What the caller is, in words ("the delegation of DEU", "an operator", …).
+    /// What the caller is, in words ("a delegation", "an operator", "not signed in", …).
     pub role: &'static str,
     /// Whether the server authenticates callers (then a browser signs in with a token).
     pub secured: bool,
