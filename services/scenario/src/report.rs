@@ -38,6 +38,27 @@ fn probability(p: f64) -> String {
     }
 }
 
+/// The P(adopted) cell. A Monte Carlo estimate of 0 is not written as a bare 0: it gets the
+/// 95 % upper bound of the rule of three (`3/trials`), and the policy's mean-field value when it
+/// reports one (`adoption_probability_mean_field`), so that "very unlikely" never reads as
+/// "impossible".
+fn adoption(d: &Decision) -> Option<String> {
+    let p = d.adoption_probability?;
+    let trials = d.metrics.get("trials").copied().unwrap_or(0.0);
+    if p > 0.0 || trials < 1.0 {
+        return Some(probability(p));
+    }
+    let mut text = format!("<{:.0e}", 3.0 / trials);
+    if let Some(mean_field) = d
+        .metrics
+        .get("adoption_probability_mean_field")
+        .filter(|m| **m > 0.0)
+    {
+        text.push_str(&format!(" (≈{mean_field:.0e})"));
+    }
+    Some(text)
+}
+
 fn outcome_word(decision: &Decision) -> &'static str {
     match Outcome::try_from(decision.outcome) {
         Ok(Outcome::Adopted) => "ADOPTED",
@@ -139,11 +160,7 @@ pub fn table(report: &ProposalReport) -> Table {
                     Cell::new(outcome_word(d)),
                     Cell::new(format!("{:.1}%", 100.0 * d.support_share)),
                     Cell::new(who),
-                    Cell::new(
-                        d.adoption_probability
-                            .map(probability)
-                            .unwrap_or_else(|| "—".to_string()),
-                    ),
+                    Cell::new(adoption(d).unwrap_or_else(|| "—".to_string())),
                     Cell::new(short(&d.likely_holdouts, 5)),
                 ]);
             }
@@ -389,5 +406,24 @@ mod tests {
         assert_eq!(probability(0.25), "0.250");
         assert_eq!(probability(0.99996), ">0.999");
         assert_eq!(probability(1.0), "1.000");
+    }
+
+    #[test]
+    fn an_estimate_of_zero_is_a_bound_not_a_zero() {
+        use accord_proto::v1::Decision;
+        let mut d = Decision {
+            adoption_probability: Some(0.0),
+            ..Default::default()
+        };
+        d.metrics.insert("trials".into(), 100_000.0);
+        assert_eq!(super::adoption(&d).unwrap(), "<3e-5");
+        d.metrics
+            .insert("adoption_probability_mean_field".into(), 1.7e-18);
+        assert_eq!(super::adoption(&d).unwrap(), "<3e-5 (≈2e-18)");
+        // Without trials (a deterministic policy) a 0 is a 0.
+        d.metrics.clear();
+        assert_eq!(super::adoption(&d).unwrap(), "0.000");
+        d.adoption_probability = Some(0.25);
+        assert_eq!(super::adoption(&d).unwrap(), "0.250");
     }
 }
