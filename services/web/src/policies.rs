@@ -140,10 +140,14 @@ fn operator_request<T>(
 ) -> Result<Request<T>, WebError> {
     let mut request = caller.request(message);
     if !form.token.is_empty() {
-        let value = format!("Bearer {}", form.token).parse().map_err(|_| {
+        let bearer = accord_proto::client::Bearer::new(Some(&form.token)).map_err(|_| {
             WebError::bad_request("the operator token has characters a header cannot carry")
         })?;
-        request.metadata_mut().insert("authorization", value);
+        if let Some(value) = bearer.value() {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
     }
     Ok(request)
 }

@@ -107,10 +107,8 @@ impl Caller {
     /// Metadata the services receive with this caller's requests: its token, if signed in.
     pub fn metadata(&self) -> tonic::metadata::MetadataMap {
         let mut metadata = tonic::metadata::MetadataMap::new();
-        if let Some(token) = &self.token {
-            if let Ok(value) = format!("Bearer {token}").parse() {
-                metadata.insert("authorization", value);
-            }
+        if let Some(value) = self.bearer().value() {
+            metadata.insert("authorization", value.clone());
         }
         metadata
     }
