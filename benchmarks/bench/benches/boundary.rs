@@ -31,7 +31,7 @@ fn case(
     let library = release_library(library_name);
     // The two paths must decide the same thing, or the comparison means nothing (a stale or
     // different library, say).
-    let linked = policy.decide(request).expect("linked-in decision");
+    let linked = policy.decide_message(request).expect("linked-in decision");
     let loaded = library.decide(request).expect("library decision");
     assert!(
         same_decision(&linked, &loaded),
@@ -44,7 +44,7 @@ fn case(
     let mut group = c.benchmark_group(format!("boundary/{label}"));
     group.measurement_time(measurement);
     group.bench_function("linked", |b| {
-        b.iter(|| policy.decide(black_box(request)).unwrap())
+        b.iter(|| policy.decide_message(black_box(request)).unwrap())
     });
     group.bench_function("library", |b| {
         b.iter(|| library.decide(black_box(request)).unwrap())

@@ -108,6 +108,7 @@ pub fn end_nmi_request() -> DecisionRequest {
         seed: SEED,
         now: timestamp(NOW),
         mission: Some(mission),
+        electorate_id: 0,
     }
 }
 
@@ -387,7 +388,7 @@ pub fn pressure_mapping_matches(trials: u64) -> Result<(), String> {
     let trials_text = trials.to_string();
     let request = with_parameters(end_nmi_request(), &[("trials", &trials_text)]);
     let decision = accord_pressure::PressurePolicy
-        .decide(&request)
+        .decide_message(&request)
         .map_err(|e| e.to_string())?;
     let forecast = nato_pressure_scenario()
         .monte_carlo(&MonteCarlo {

@@ -31,12 +31,11 @@ pub mod model;
 use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
-    Choice, Decision, DecisionRequest, MemberResult, Outcome, ParameterSpec, ParameterType,
-    PolicyDescriptor,
+    Choice, Decision, MemberResult, Outcome, ParameterSpec, ParameterType, PolicyDescriptor,
 };
 use accord_policy_sdk::quantity::{self, Quantity, QuantityKind};
 use accord_policy_sdk::request::{Electorate, Parameters, deadline_passed, member_name};
-use accord_policy_sdk::{DecisionPolicy, PolicyError};
+use accord_policy_sdk::{DecisionPolicy, PolicyError, Request};
 
 use model::{Actor, EuForecast, Risk, Settings};
 
@@ -264,7 +263,7 @@ impl DecisionPolicy for Bargaining {
         }
     }
 
-    fn decide(&self, request: &DecisionRequest) -> Result<Decision, PolicyError> {
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
         let params = Parameters::resolve(&self.descriptor(), &request.parameters)?;
         let config = Config::read(&params)?;
         let electorate = Electorate::new(request)?;
@@ -274,7 +273,7 @@ impl DecisionPolicy for Bargaining {
             ));
         }
         for code in config.list.keys() {
-            if !request.members.iter().any(|m| &m.code == code) {
+            if !request.members().iter().any(|m| &m.code == code) {
                 return Err(PolicyError::parameter(
                     "capabilities",
                     format!("the request has no member {code}"),

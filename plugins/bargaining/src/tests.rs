@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use accord_policy_sdk::descriptor::validate_descriptor;
 use accord_policy_sdk::proto::{
-    Ballot, Date, EndMission, Member, MemberStatus, Position, Proposal, ResizeMission, position,
-    proposal::Action,
+    Ballot, Date, DecisionRequest, EndMission, Member, MemberStatus, Position, Proposal,
+    ResizeMission, position, proposal::Action,
 };
 use accord_policy_sdk::selftest::{sample_request, self_test_request};
 
 use super::*;
 
 fn decide(request: &DecisionRequest) -> Result<Decision, PolicyError> {
-    Bargaining.decide(request)
+    Bargaining.decide_message(request)
 }
 
 fn with(mut request: DecisionRequest, params: &[(&str, &str)]) -> DecisionRequest {

@@ -19,6 +19,8 @@ fn through_the_library_the_decision_matches_the_linked_policy() {
     let mut through = library.decide(&request).unwrap();
     let identity = through.policy.take().unwrap();
     assert_eq!(identity.policy_id, "bargaining");
-    let linked = accord_bargaining::Bargaining.decide(&request).unwrap();
+    let linked = accord_bargaining::Bargaining
+        .decide_message(&request)
+        .unwrap();
     assert_eq!(through, linked);
 }

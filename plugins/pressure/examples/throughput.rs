@@ -147,7 +147,7 @@ fn main() {
         ..Default::default()
     };
     let start = Instant::now();
-    let decision = PressurePolicy.decide(&request).unwrap();
+    let decision = PressurePolicy.decide_message(&request).unwrap();
     println!(
         "decide() with default parameters ({} dissenters, 100000 trials): {:.1} ms",
         decision.metrics["dissenters"],

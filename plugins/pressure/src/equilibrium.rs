@@ -19,7 +19,8 @@
 
 use std::collections::BTreeMap;
 
-use accord_policy_sdk::proto::{Choice, Decision, DecisionRequest, MemberResult, Outcome};
+use accord_policy_sdk::Request;
+use accord_policy_sdk::proto::{Choice, Decision, MemberResult, Outcome};
 use accord_policy_sdk::quantity::{self, QuantityKind};
 use accord_policy_sdk::request::{Electorate, deadline_passed, member_name};
 use accord_policy_sdk::{PolicyError, proto::MemberStatus};
@@ -39,13 +40,13 @@ struct Standing {
 }
 
 pub(crate) fn decide(
-    request: &DecisionRequest,
+    request: &Request<'_>,
     electorate: &Electorate<'_>,
     settings: &Settings,
     overrides: &BTreeMap<String, f64>,
 ) -> Result<Decision, PolicyError> {
     let lead_code = settings.lead.as_str();
-    let Some(lead_member) = request.members.iter().find(|m| m.code == lead_code) else {
+    let Some(lead_member) = request.members().iter().find(|m| m.code == lead_code) else {
         return Err(PolicyError::parameter(
             "lead",
             format!("the request has no member {lead_code}"),

@@ -8,7 +8,7 @@
 //! last blocker gives way.
 //!
 //! The cascade itself is in [`model`], free of protocol types, with its formulas; this module reads
-//! a [`DecisionRequest`] into a [`model::Scenario`], runs it (Monte Carlo or mean field) and writes
+//! a [`Request`] into a [`model::Scenario`], runs it (Monte Carlo or mean field) and writes
 //! the [`Decision`]. It is a scenario tool: its assumptions are stated, not validated. See
 //! docs/policies.md (section "pressure") for the model, every parameter and what is reported.
 //!
@@ -28,11 +28,11 @@ pub mod model;
 use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
-    Choice, Decision, DecisionRequest, MemberResult, MemberStatus, Outcome, ParameterSpec,
-    ParameterType, PolicyDescriptor,
+    Choice, Decision, MemberResult, MemberStatus, Outcome, ParameterSpec, ParameterType,
+    PolicyDescriptor,
 };
 use accord_policy_sdk::request::{Electorate, Parameters, Voter, deadline_passed, member_name};
-use accord_policy_sdk::{DecisionPolicy, PolicyError};
+use accord_policy_sdk::{DecisionPolicy, PolicyError, Request};
 
 use model::{Ally, BaseRule, Dynamics, Forecast, MonteCarlo, Profile, Scenario, Stance};
 
@@ -230,11 +230,11 @@ struct Reading<'a> {
 
 /// Checks the `susceptibility` overrides: known members, values in [0, 1].
 fn check_overrides(
-    request: &DecisionRequest,
+    request: &Request<'_>,
     overrides: &std::collections::BTreeMap<String, f64>,
 ) -> Result<(), PolicyError> {
     for (code, value) in overrides {
-        if !request.members.iter().any(|m| &m.code == code) {
+        if !request.members().iter().any(|m| &m.code == code) {
             return Err(PolicyError::parameter(
                 "susceptibility",
                 format!("the request has no member {code}"),
@@ -300,13 +300,13 @@ impl Ties {
 }
 
 fn read_request<'a>(
-    request: &'a DecisionRequest,
+    request: &Request<'a>,
     electorate: &Electorate<'a>,
     settings: &Settings,
     overrides: &std::collections::BTreeMap<String, f64>,
 ) -> Result<Reading<'a>, PolicyError> {
     let lead_code = settings.lead.as_str();
-    let Some(lead_member) = request.members.iter().find(|m| m.code == lead_code) else {
+    let Some(lead_member) = request.members().iter().find(|m| m.code == lead_code) else {
         return Err(PolicyError::parameter(
             "lead",
             format!("the request has no member {lead_code}"),
@@ -623,7 +623,7 @@ impl DecisionPolicy for PressurePolicy {
         }
     }
 
-    fn decide(&self, request: &DecisionRequest) -> Result<Decision, PolicyError> {
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
         let params = Parameters::resolve(&self.descriptor(), &request.parameters)?;
         let settings = Settings::read(&params)?;
         let electorate = Electorate::new(request)?;

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use accord_policy_sdk::descriptor::validate_descriptor;
-use accord_policy_sdk::proto::{Ballot, Member};
+use accord_policy_sdk::proto::{Ballot, DecisionRequest, Member};
 use accord_policy_sdk::selftest::{sample_request, self_test_request};
 
 use super::*;
 
 fn decide(request: &DecisionRequest) -> Result<Decision, PolicyError> {
-    PressurePolicy.decide(request)
+    PressurePolicy.decide_message(request)
 }
 
 fn with(mut request: DecisionRequest, params: &[(&str, &str)]) -> DecisionRequest {

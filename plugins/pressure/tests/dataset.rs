@@ -45,7 +45,7 @@ fn request(params: &[(&str, &str)]) -> DecisionRequest {
 
 #[test]
 fn the_dataset_has_32_allies_with_sensible_default_susceptibilities() {
-    let d = PressurePolicy.decide(&request(&[])).unwrap();
+    let d = PressurePolicy.decide_message(&request(&[])).unwrap();
     assert_eq!(d.member_results.len(), 32);
     assert_eq!(d.metrics["dissenters"], 10.0);
     let s = |code: &str| {
@@ -76,7 +76,7 @@ fn the_dataset_has_32_allies_with_sensible_default_susceptibilities() {
 fn both_modes_give_a_coherent_forecast_on_the_dataset() {
     for mode in ["monte_carlo", "deterministic"] {
         let d = PressurePolicy
-            .decide(&request(&[("mode", mode), ("threads", "2")]))
+            .decide_message(&request(&[("mode", mode), ("threads", "2")]))
             .unwrap();
         let a = d.adoption_probability.unwrap();
         assert!((0.0..=1.0).contains(&a));

@@ -24,7 +24,9 @@ fn through_the_library_the_decision_matches_the_linked_policy() {
     let mut through = library().decide(&request).unwrap();
     let identity = through.policy.take().unwrap();
     assert_eq!(identity.policy_id, "pressure");
-    let linked = accord_pressure::PressurePolicy.decide(&request).unwrap();
+    let linked = accord_pressure::PressurePolicy
+        .decide_message(&request)
+        .unwrap();
     assert_eq!(through, linked);
     assert_ne!(through.outcome, Outcome::Unspecified as i32);
 }

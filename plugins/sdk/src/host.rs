@@ -27,8 +27,9 @@ use std::sync::{Mutex, OnceLock};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::abi::{self, PolicyTable, Status, host_calls};
+use crate::abi::{self, Status, host_calls};
 use crate::descriptor::validate_descriptor;
+use crate::electorate::ElectorateSnapshot;
 use crate::proto::{
     Decision, DecisionRequest, DecisionResponse, Outcome, PolicyDescriptor, PolicyIdentity,
 };
@@ -152,6 +153,8 @@ impl CallError {
             Some(Status::InvalidParameter) => Self::InvalidParameter(message),
             Some(Status::Failed) => Self::Failed(message),
             Some(Status::Panicked) => Self::Panicked(message),
+            // Only after the host registered the electorate: the library did not keep it.
+            Some(Status::UnknownElectorate) => Self::Failed(message),
             Some(Status::Ok) | None => {
                 Self::BadResponse(format!("unknown status code {code}: {message}"))
             }
@@ -162,18 +165,17 @@ impl CallError {
 /// A loaded, checked policy library. Cheap to share: clone it or put it in an `Arc`.
 #[derive(Debug, Clone)]
 pub struct PolicyLibrary {
-    table: &'static PolicyTable,
+    table: host_calls::Table,
     descriptor: PolicyDescriptor,
     identity: PolicyIdentity,
     source: PathBuf,
 }
 
-impl std::fmt::Debug for PolicyTable {
+impl std::fmt::Debug for host_calls::Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicyTable")
-            .field("abi_version", &self.abi_version)
-            .field("table_size", &self.table_size)
-            .field("panic_unwinds", &self.panic_unwinds)
+            .field("table_size", &self.size())
+            .field("panic_unwinds", &self.panic_unwinds())
             .finish_non_exhaustive()
     }
 }
@@ -291,10 +293,10 @@ impl PolicyLibrary {
             host_calls::OpenError::TableSize(found) => LoadError::TableSize {
                 path: path.clone(),
                 found,
-                expected: std::mem::size_of::<PolicyTable>() as u32,
+                expected: abi::TABLE_SIZE_1_0,
             },
         })?;
-        if table.panic_unwinds != 1 {
+        if table.panic_unwinds() != 1 {
             // Nothing in the library has been called but its entry: closing it is safe.
             drop(library);
             return Err(LoadError::CannotUnwind { path });
@@ -302,7 +304,7 @@ impl PolicyLibrary {
         // From here on the library's code has run: never unload it (see the module docs).
         std::mem::forget(library);
 
-        let (code, output) = host_calls::descriptor(table);
+        let (code, output) = table.descriptor();
         if code != Status::Ok as i32 {
             return Err(LoadError::BadDescriptor {
                 path,
@@ -338,19 +340,46 @@ impl PolicyLibrary {
         Ok(library)
     }
 
+    /// Decides the self-test request ([`crate::selftest::self_test_request`]); a version 1.1
+    /// library decides it a second time through a registered electorate and must answer the
+    /// very same bytes (a policy that read the members from the wire message instead of
+    /// [`crate::Request::members`] would not).
     fn self_test(&self) -> Result<(), LoadError> {
         let fail = |reason: String| LoadError::SelfTestFailed {
             path: self.source.clone(),
             policy_id: self.descriptor.id.clone(),
             reason,
         };
-        let decision = self
-            .decide(&crate::selftest::self_test_request())
+        let request = crate::selftest::self_test_request();
+        let inline = self
+            .decide_bytes(&request.encode_to_vec())
             .map_err(|e| fail(e.to_string()))?;
+        let decision = DecisionResponse::decode(inline.as_slice())
+            .map_err(|e| fail(format!("not an accord.v1.DecisionResponse: {e}")))?
+            .decision
+            .ok_or_else(|| fail("the response has no decision".to_string()))?;
         if Outcome::try_from(decision.outcome).unwrap_or(Outcome::Unspecified)
             == Outcome::Unspecified
         {
             return Err(fail("the decision has no outcome".to_string()));
+        }
+        if self.table.has_electorates() {
+            let snapshot = ElectorateSnapshot::new(&request.members);
+            let without = DecisionRequest {
+                members: Vec::new(),
+                ..request
+            };
+            let named = self
+                .decide_bytes_in(&snapshot, &without.encode_to_vec())
+                .map_err(|e| fail(format!("through a registered electorate (ABI 1.1): {e}")))?;
+            if named != inline {
+                return Err(fail(
+                    "the request naming a registered electorate (ABI 1.1) got another answer \
+                     than the same request with its members inline: read the members with \
+                     Request::members, not from the wire message"
+                        .to_string(),
+                ));
+            }
         }
         Ok(())
     }
@@ -386,11 +415,68 @@ impl PolicyLibrary {
     /// Sends raw request bytes and returns the raw response bytes (for tests and benchmarks of
     /// the boundary itself).
     pub fn decide_bytes(&self, request: &[u8]) -> Result<Vec<u8>, CallError> {
-        let (code, output) = host_calls::decide(self.table, request);
+        let (code, output) = self.table.decide(request);
         if code == Status::Ok as i32 {
             Ok(output)
         } else {
             Err(CallError::from_status(code, output))
+        }
+    }
+
+    /// The ABI minor version the library speaks: 0 or 1 (see docs/plugin-abi.md).
+    pub fn abi_minor(&self) -> u32 {
+        u32::from(self.table.has_electorates())
+    }
+
+    /// Decides `request`, whose members are those of `electorate` (its own `members` field must
+    /// be empty): a version 1.1 library gets them registered once and the request names them; a
+    /// version 1.0 library gets them in the request. The decision carries this library's
+    /// identity.
+    pub fn decide_in(
+        &self,
+        electorate: &ElectorateSnapshot,
+        request: &DecisionRequest,
+    ) -> Result<Decision, CallError> {
+        let output = self.decide_bytes_in(electorate, &request.encode_to_vec())?;
+        let response = DecisionResponse::decode(output.as_slice()).map_err(|e| {
+            CallError::BadResponse(format!("not an accord.v1.DecisionResponse: {e}"))
+        })?;
+        let mut decision = response
+            .decision
+            .ok_or_else(|| CallError::BadResponse("the response has no decision".to_string()))?;
+        decision.policy = Some(self.identity.clone());
+        Ok(decision)
+    }
+
+    /// [`Self::decide_in`] on an encoded request without members or `electorate_id`; returns
+    /// the encoded response.
+    pub fn decide_bytes_in(
+        &self,
+        electorate: &ElectorateSnapshot,
+        request: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        if !self.table.has_electorates() {
+            return self.decide_bytes(&electorate.inline(request));
+        }
+        let named = electorate.named(request);
+        let (code, output) = self.table.decide(&named);
+        if code != Status::UnknownElectorate as i32 {
+            return if code == Status::Ok as i32 {
+                Ok(output)
+            } else {
+                Err(CallError::from_status(code, output))
+            };
+        }
+        self.register(electorate)?;
+        self.decide_bytes(&named)
+    }
+
+    /// Registers `electorate` with a version 1.1 library (nothing for 1.0).
+    pub fn register(&self, electorate: &ElectorateSnapshot) -> Result<(), CallError> {
+        match self.table.register_electorate(electorate.snapshot()) {
+            None => Ok(()),
+            Some((code, _)) if code == Status::Ok as i32 => Ok(()),
+            Some((code, output)) => Err(CallError::from_status(code, output)),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! messages, so a policy can be written in any language with a C ABI.
 //!
 //! - [`DecisionPolicy`] and [`PolicyError`]: what a plugin author implements.
-//! - [`request`]: helpers to read a [`proto::DecisionRequest`] (parameters, electorate, deadline).
+//! - [`Request`]: what a policy decides — the wire message and the members, which under ABI
+//!   1.1 were registered once rather than sent with every request (the SDK does that for you).
+//! - [`request`]: helpers to read a [`Request`] (parameters, electorate, deadline).
 //! - [`quantity`]: the quantity a proposal is about (a date or an amount) as one number.
 //! - [`abi`]: the boundary itself — the only module with `unsafe` code.
 //! - `host` feature: [`host`], the loader that opens, checks and calls libraries.
@@ -16,10 +18,12 @@
 
 pub use accord_proto::v1 as proto;
 pub use prost;
+pub use request::Request;
 
 #[allow(unsafe_code)]
 pub mod abi;
 pub mod descriptor;
+pub mod electorate;
 pub mod quantity;
 pub mod request;
 pub mod selftest;
@@ -39,8 +43,18 @@ pub trait DecisionPolicy: Send + Sync + 'static {
     /// What the policy is: id, version, summary and the parameters it accepts.
     fn descriptor(&self) -> proto::PolicyDescriptor;
 
-    /// Decide one proposal.
-    fn decide(&self, request: &proto::DecisionRequest) -> Result<proto::Decision, PolicyError>;
+    /// Decide one proposal. Read the members with [`Request::members`]: the wire message's own
+    /// `members` field is empty when the host registered them once (ABI 1.1).
+    fn decide(&self, request: &Request<'_>) -> Result<proto::Decision, PolicyError>;
+
+    /// Decides a whole wire message (members included): the linked-in call, for tests and
+    /// for hosts that link the policy in.
+    fn decide_message(
+        &self,
+        request: &proto::DecisionRequest,
+    ) -> Result<proto::Decision, PolicyError> {
+        self.decide(&Request::new(request))
+    }
 }
 
 /// Why a policy could not decide.
@@ -120,6 +134,15 @@ macro_rules! export_policy {
         }
 
         #[doc(hidden)]
+        extern "C" fn __accord_policy_register_electorate(
+            snapshot: *const u8,
+            snapshot_len: usize,
+            sink: *const $crate::abi::OutputSink,
+        ) -> i32 {
+            $crate::abi::plugin::register_electorate(snapshot, snapshot_len, sink)
+        }
+
+        #[doc(hidden)]
         static __ACCORD_POLICY_TABLE: $crate::abi::PolicyTable = $crate::abi::PolicyTable {
             abi_version: $crate::abi::ABI_VERSION,
             table_size: ::core::mem::size_of::<$crate::abi::PolicyTable>() as u32,
@@ -127,6 +150,7 @@ macro_rules! export_policy {
             reserved: 0,
             descriptor: __accord_policy_descriptor,
             decide: __accord_policy_decide,
+            register_electorate: __accord_policy_register_electorate,
         };
 
         /// The plugin's entry point: returns its function table (see docs/plugin-abi.md).

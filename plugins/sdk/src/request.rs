@@ -1,5 +1,6 @@
-//! Reading a [`DecisionRequest`]: typed parameters checked against the policy's descriptor, the
-//! electorate (eligible members and their last ballots), and the deadline.
+//! Reading a decision request: [`Request`] (the wire message with its members, wherever they
+//! came from), typed parameters checked against the policy's descriptor, the electorate
+//! (eligible members and their last ballots), and the deadline.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,6 +9,58 @@ use crate::proto::{
     Ballot, Choice, DecisionRequest, Member, MemberStatus, ParameterSpec, ParameterType,
     PolicyDescriptor,
 };
+
+/// What a policy decides: the wire message and the alliance's members.
+///
+/// Under ABI 1.1 the host registers the members once per version of the alliance
+/// (`accord.v1.ElectorateSnapshot`) and the message names them by `electorate_id` with its own
+/// `members` field empty; the SDK puts the registered members here. Read them with
+/// [`Request::members`], never from the message's field. Everything else reads through to the
+/// message (`request.proposal`, `request.parameters`, `request.seed`, …).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    message: &'a DecisionRequest,
+    members: &'a [Member],
+}
+
+impl<'a> Request<'a> {
+    /// A whole message: the members are its own.
+    pub fn new(message: &'a DecisionRequest) -> Self {
+        Self {
+            message,
+            members: &message.members,
+        }
+    }
+
+    /// A message whose members were registered apart.
+    pub fn with_members(message: &'a DecisionRequest, members: &'a [Member]) -> Self {
+        Self { message, members }
+    }
+
+    /// The members of the alliance (all of them; [`Electorate`] picks the eligible ones).
+    pub fn members(&self) -> &'a [Member] {
+        self.members
+    }
+
+    /// The wire message, whose `members` may be empty (see the type's docs).
+    pub fn message(&self) -> &'a DecisionRequest {
+        self.message
+    }
+}
+
+impl std::ops::Deref for Request<'_> {
+    type Target = DecisionRequest;
+
+    fn deref(&self) -> &DecisionRequest {
+        self.message
+    }
+}
+
+impl<'a> From<&'a DecisionRequest> for Request<'a> {
+    fn from(message: &'a DecisionRequest) -> Self {
+        Self::new(message)
+    }
+}
 
 /// `"members/{code}"`.
 pub fn member_name(code: &str) -> String {
@@ -247,15 +300,15 @@ pub struct Electorate<'a> {
 
 impl<'a> Electorate<'a> {
     /// Builds the electorate of `request`. Fails if a member is listed twice.
-    pub fn new(request: &'a DecisionRequest) -> Result<Self, PolicyError> {
+    pub fn new(request: &Request<'a>) -> Result<Self, PolicyError> {
         let mut last: HashMap<&str, &Ballot> = HashMap::new();
-        for ballot in &request.ballots {
+        for ballot in &request.message().ballots {
             let code = accord_proto::names::member_code(&ballot.member).unwrap_or(&ballot.member);
             last.insert(code, ballot); // later ballots replace earlier ones
         }
         let mut seen = std::collections::HashSet::new();
         let mut voters = Vec::new();
-        for member in &request.members {
+        for member in request.members() {
             if !seen.insert(member.code.as_str()) {
                 return Err(PolicyError::InvalidRequest(format!(
                     "member {} is listed twice",
@@ -400,14 +453,14 @@ mod tests {
             ],
             ..Default::default()
         };
-        let e = Electorate::new(&request).unwrap();
+        let e = Electorate::new(&Request::new(&request)).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!(e.members()[0].choice(), Choice::Support);
         assert_eq!(e.members()[1].choice(), Choice::Unspecified);
 
         let mut twice = request.clone();
         twice.members.push(member("USA", MemberStatus::Active));
-        assert!(Electorate::new(&twice).is_err());
+        assert!(Electorate::new(&Request::new(&twice)).is_err());
     }
 
     #[test]

@@ -96,6 +96,7 @@ fn request(ballots: Vec<Ballot>, seed: u64) -> DecisionRequest {
             nanos: 0,
         }),
         mission: None,
+        electorate_id: 0,
     }
 }
 

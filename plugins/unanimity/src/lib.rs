@@ -18,11 +18,11 @@
 use std::collections::BTreeMap;
 
 use accord_policy_sdk::proto::{
-    Choice, Decision, DecisionRequest, MemberResult, Outcome, ParameterSpec, ParameterType,
-    PolicyDescriptor, Procedure,
+    Choice, Decision, MemberResult, Outcome, ParameterSpec, ParameterType, PolicyDescriptor,
+    Procedure,
 };
 use accord_policy_sdk::request::{Electorate, Parameters, Voter, deadline_passed, member_name};
-use accord_policy_sdk::{DecisionPolicy, PolicyError};
+use accord_policy_sdk::{DecisionPolicy, PolicyError, Request};
 
 /// The consensus policy.
 #[derive(Debug, Default)]
@@ -131,7 +131,7 @@ impl DecisionPolicy for Unanimity {
         }
     }
 
-    fn decide(&self, request: &DecisionRequest) -> Result<Decision, PolicyError> {
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
         let params = Parameters::resolve(&self.descriptor(), &request.parameters)?;
         let proposal = request
             .proposal
@@ -432,6 +432,7 @@ fn share_text(actual: f64, threshold: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use accord_policy_sdk::proto::DecisionRequest;
     use accord_policy_sdk::proto::{Ballot, Member, MemberStatus, Proposal};
     use prost_types::Timestamp;
 
@@ -482,7 +483,7 @@ mod tests {
     }
 
     fn decide(r: &DecisionRequest) -> Decision {
-        Unanimity.decide(r).unwrap()
+        Unanimity.decide_message(r).unwrap()
     }
 
     fn outcome(d: &Decision) -> (Outcome, bool) {
@@ -710,7 +711,7 @@ mod tests {
         r.parameters
             .insert("constructive_member_share".into(), "1.5".into());
         assert!(matches!(
-            Unanimity.decide(&r),
+            Unanimity.decide_message(&r),
             Err(PolicyError::InvalidParameter { name, .. }) if name == "constructive_member_share"
         ));
     }
@@ -745,18 +746,18 @@ mod tests {
         let mut r = request(Procedure::OpenVote, false, &[]);
         r.parameters.insert("abstention".into(), "sometimes".into());
         assert!(
-            matches!(Unanimity.decide(&r), Err(PolicyError::InvalidParameter { name, .. }) if name == "abstention")
+            matches!(Unanimity.decide_message(&r), Err(PolicyError::InvalidParameter { name, .. }) if name == "abstention")
         );
         let mut r = request(Procedure::OpenVote, false, &[]);
         r.proposal = None;
         assert!(matches!(
-            Unanimity.decide(&r),
+            Unanimity.decide_message(&r),
             Err(PolicyError::InvalidRequest(_))
         ));
         let mut r = request(Procedure::OpenVote, false, &[]);
         r.members.clear();
         assert!(matches!(
-            Unanimity.decide(&r),
+            Unanimity.decide_message(&r),
             Err(PolicyError::InvalidRequest(_))
         ));
     }

@@ -196,7 +196,7 @@ fn main() {
 
     for members in [10_000, 100_000] {
         let mut r = request(members);
-        let (decision, elapsed) = time(|| WeightedPolicy.decide(&r).expect("decides"));
+        let (decision, elapsed) = time(|| WeightedPolicy.decide_message(&r).expect("decides"));
         println!(
             "weighted decide, {members} members, no indices: {:.1} ms ({} member results)",
             elapsed.as_secs_f64() * 1e3,
@@ -205,7 +205,7 @@ fn main() {
         // With the default indices: too many players to count exactly, so a Monte Carlo
         // estimate within the work budget (samples × members ≤ 2·10⁷).
         r.parameters.clear();
-        let (decision, elapsed) = time(|| WeightedPolicy.decide(&r).expect("decides"));
+        let (decision, elapsed) = time(|| WeightedPolicy.decide_message(&r).expect("decides"));
         println!(
             "weighted decide, {members} members, default indices: {:.1} ms (power exact: {})",
             elapsed.as_secs_f64() * 1e3,

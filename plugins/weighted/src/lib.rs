@@ -19,11 +19,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use accord_policy_sdk::proto::{
-    Choice, Decision, DecisionRequest, MemberResult, Outcome, ParameterSpec, ParameterType,
-    PolicyDescriptor,
+    Choice, Decision, MemberResult, Outcome, ParameterSpec, ParameterType, PolicyDescriptor,
 };
 use accord_policy_sdk::request::{Electorate, Parameters, Voter, deadline_passed, member_name};
-use accord_policy_sdk::{DecisionPolicy, PolicyError};
+use accord_policy_sdk::{DecisionPolicy, PolicyError, Request};
 
 use num_traits::ToPrimitive;
 use power::{Game, IndexSet, MethodChoice, Options, PowerIndices, WinningRule};
@@ -453,7 +452,7 @@ const MAX_TOTAL_WEIGHT: f64 = 9.0e15;
 fn seats<'a>(
     config: &Config,
     electorate: &Electorate<'a>,
-    request: &DecisionRequest,
+    request: &Request<'_>,
 ) -> Result<Vec<Seat<'a>>, PolicyError> {
     let troops: Option<HashMap<&str, f64>> = match config.basis {
         WeightBasis::Troops => {
@@ -519,7 +518,7 @@ impl DecisionPolicy for WeightedPolicy {
         descriptor()
     }
 
-    fn decide(&self, request: &DecisionRequest) -> Result<Decision, PolicyError> {
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
         let parameters = Parameters::resolve(&descriptor(), &request.parameters)?;
         let config = Config::from_parameters(&parameters)?;
         let electorate = Electorate::new(request)?;

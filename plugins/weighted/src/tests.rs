@@ -64,11 +64,12 @@ fn request(
             nanos: 0,
         }),
         mission: None,
+        electorate_id: 0,
     }
 }
 
 fn decide(request: &DecisionRequest) -> Decision {
-    WeightedPolicy.decide(request).expect("decides")
+    WeightedPolicy.decide_message(request).expect("decides")
 }
 
 fn outcome(d: &Decision) -> Outcome {
@@ -367,7 +368,7 @@ fn weights_from_troops_population_and_equal() {
         &[("weight", "troops")],
         true,
     );
-    let err = WeightedPolicy.decide(&r).unwrap_err();
+    let err = WeightedPolicy.decide_message(&r).unwrap_err();
     assert!(matches!(err, PolicyError::InvalidRequest(ref m) if m.contains("mission")));
     r.mission = Some(Mission {
         name: "missions/KFOR".to_string(),
@@ -431,7 +432,7 @@ fn only_active_members_count() {
         .iter_mut()
         .for_each(|m| m.status = MemberStatus::Invited as i32);
     assert!(matches!(
-        WeightedPolicy.decide(&r).unwrap_err(),
+        WeightedPolicy.decide_message(&r).unwrap_err(),
         PolicyError::InvalidRequest(_)
     ));
 }
@@ -487,7 +488,7 @@ fn bad_parameters_are_refused_by_name() {
         ("nonsense", "1"),
     ] {
         let err = WeightedPolicy
-            .decide(&request(&members, &[], &[(name, value)], true))
+            .decide_message(&request(&members, &[], &[(name, value)], true))
             .unwrap_err();
         assert!(
             matches!(&err, PolicyError::InvalidParameter { name: n, .. } if n == name),
@@ -496,7 +497,7 @@ fn bad_parameters_are_refused_by_name() {
     }
     // Negative attribute values are refused.
     let err = WeightedPolicy
-        .decide(&request(&[("AAA", -5.0)], &[], &[], true))
+        .decide_message(&request(&[("AAA", -5.0)], &[], &[], true))
         .unwrap_err();
     assert!(matches!(err, PolicyError::InvalidRequest(_)));
 }
@@ -574,7 +575,7 @@ fn indices_parameter_selects_the_indices() {
     assert!(!result(&d, "FRA").metrics.contains_key("shapley_shubik"));
 
     let err = WeightedPolicy
-        .decide(&request(&EEC, &all, &[("indices", "gini")], true))
+        .decide_message(&request(&EEC, &all, &[("indices", "gini")], true))
         .unwrap_err();
     assert!(matches!(err, PolicyError::InvalidParameter { ref name, .. } if name == "indices"));
 }

@@ -3,7 +3,13 @@
 //!
 //! Guarantee: every message is one frame — a 4-byte little-endian length, then that many bytes —
 //! and a frame longer than [`MAX_FRAME`] is a protocol error, never an allocation. The bodies:
-//! - server → runner: `u64` call id (little-endian), then the encoded `accord.v1.DecisionRequest`;
+//! - server → runner, a call: `u64` call id (little-endian, from 1), `u64` electorate id (0: the
+//!   request carries its members), then the encoded `accord.v1.DecisionRequest` (without
+//!   members when it names an electorate);
+//! - server → runner, an electorate (ABI 1.1, see `accord_policy_sdk::electorate`): call id
+//!   [`HELLO_ID`], the electorate's id, then its encoded `members` entries. No reply: the runner
+//!   keeps the last [`KEPT_ELECTORATES`] and answers a call naming one it does not hold with
+//!   status 5 (UNKNOWN_ELECTORATE), after which the server sends it again;
 //! - runner → server: `u64` call id, `i32` status (the ABI's codes: 0 OK, 1–4 errors), then the
 //!   encoded `accord.v1.DecisionResponse` (status 0) or a UTF-8 message.
 //!
@@ -16,7 +22,9 @@
 use std::io::{self, Read, Write};
 
 /// The version of this protocol; a server refuses a runner that says another.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+/// How many electorates a runner keeps.
+pub const KEPT_ELECTORATES: usize = 8;
 /// The call id of the runner's hello frame; calls are numbered from 1.
 pub const HELLO_ID: u64 = 0;
 /// The hello's status when the library was refused (the payload says why).
@@ -59,9 +67,19 @@ fn frame(parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// A whole request frame (length prefix included).
-pub fn request_frame(id: u64, request: &[u8]) -> Vec<u8> {
-    frame(&[&id.to_le_bytes(), request])
+/// A whole call frame (length prefix included); `electorate` 0 when the request has its
+/// members.
+pub fn request_frame(id: u64, electorate: u64, request: &[u8]) -> Vec<u8> {
+    frame(&[&id.to_le_bytes(), &electorate.to_le_bytes(), request])
+}
+
+/// A whole electorate frame: the electorate's id and its encoded `members` entries.
+pub fn electorate_frame(electorate: u64, members_field: &[u8]) -> Vec<u8> {
+    frame(&[
+        &HELLO_ID.to_le_bytes(),
+        &electorate.to_le_bytes(),
+        members_field,
+    ])
 }
 
 /// A whole reply frame (length prefix included).
@@ -90,16 +108,54 @@ pub fn frame_len(header: [u8; 4]) -> Result<usize, FrameError> {
     Ok(len)
 }
 
-/// Splits a request body into its call id and the request bytes.
-pub fn parse_request(body: &[u8]) -> Result<(u64, &[u8]), FrameError> {
-    if body.len() < 8 {
+/// What the server sent: a call or an electorate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A call: its id, the electorate it names (0: none) and the request bytes.
+    Call {
+        /// The call id (from 1).
+        id: u64,
+        /// The electorate the request names, 0 when it carries its members.
+        electorate: u64,
+        /// The encoded request.
+        request: &'a [u8],
+    },
+    /// An electorate to keep: its id and encoded `members` entries.
+    Electorate {
+        /// The electorate's id (never 0).
+        id: u64,
+        /// The encoded `members` entries.
+        members_field: &'a [u8],
+    },
+}
+
+/// Splits a body from the server into a call or an electorate.
+pub fn parse_request(body: &[u8]) -> Result<Incoming<'_>, FrameError> {
+    if body.len() < 16 {
         return Err(FrameError(format!(
-            "a request body of {} bytes has no call id",
+            "a request body of {} bytes has no call id and electorate id",
             body.len()
         )));
     }
-    let (id, request) = body.split_at(8);
-    Ok((u64::from_le_bytes(id.try_into().expect("8 bytes")), request))
+    let id = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
+    let electorate = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes"));
+    let rest = &body[16..];
+    if id == HELLO_ID {
+        if electorate == 0 {
+            return Err(FrameError(
+                "an electorate frame with electorate id 0".into(),
+            ));
+        }
+        return Ok(Incoming::Electorate {
+            id: electorate,
+            members_field: rest,
+        });
+    }
+    Ok(Incoming::Call {
+        id,
+        electorate,
+        request: rest,
+    })
 }
 
 /// Splits a reply body into call id, status and payload.
@@ -163,11 +219,31 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let request = request_frame(7, b"abc");
+        let request = request_frame(7, 3, b"abc");
         let mut input = &request[..];
         let body = read_frame(&mut input).unwrap().unwrap();
-        assert_eq!(parse_request(&body).unwrap(), (7, &b"abc"[..]));
+        assert_eq!(
+            parse_request(&body).unwrap(),
+            Incoming::Call {
+                id: 7,
+                electorate: 3,
+                request: &b"abc"[..]
+            }
+        );
         assert_eq!(read_frame(&mut input).unwrap(), None, "clean end");
+
+        let electorate = electorate_frame(3, b"members");
+        let body = read_frame(&mut &electorate[..]).unwrap().unwrap();
+        assert_eq!(
+            parse_request(&body).unwrap(),
+            Incoming::Electorate {
+                id: 3,
+                members_field: &b"members"[..]
+            }
+        );
+        let zero = electorate_frame(0, b"members");
+        let body = read_frame(&mut &zero[..]).unwrap().unwrap();
+        assert!(parse_request(&body).is_err());
 
         let reply = reply_frame(9, 2, b"bad parameter");
         let body = read_frame(&mut &reply[..]).unwrap().unwrap();
@@ -198,6 +274,7 @@ mod tests {
         let mut half_header = &[5u8, 0][..];
         assert!(read_frame(&mut half_header).is_err());
         assert!(parse_request(&[1, 2, 3]).is_err());
+        assert!(parse_request(&[1; 15]).is_err());
         assert!(parse_reply(vec![0; 11]).is_err());
     }
 }

@@ -19,9 +19,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use accord_policy_runner::{
-    HELLO_ID, HELLO_REFUSED, hello_frame, parse_request, read_frame, reply_frame, write_frame,
+    HELLO_ID, HELLO_REFUSED, Incoming, KEPT_ELECTORATES, hello_frame, parse_request, read_frame,
+    reply_frame, write_frame,
 };
 use accord_policy_sdk::abi::Status;
+use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::host::{CallError, PolicyLibrary};
 use clap::Parser;
 use nix::sys::resource::{RLIM_INFINITY, Resource, UsageWho, getrusage, setrlimit};
@@ -90,7 +92,10 @@ fn main() -> ExitCode {
     }
 
     // Workers decide; the main thread reads. Replies go out in the order they are ready.
-    let (calls, queue) = mpsc::channel::<(u64, Vec<u8>)>();
+    // The electorates the server sent, newest last; a call takes the one it names with it.
+    let mut electorates: std::collections::VecDeque<Arc<ElectorateSnapshot>> =
+        std::collections::VecDeque::new();
+    let (calls, queue) = mpsc::channel::<(u64, Option<Arc<ElectorateSnapshot>>, Vec<u8>)>();
     let queue = Arc::new(Mutex::new(queue));
     for _ in 0..args.threads.max(1) {
         let queue = queue.clone();
@@ -99,8 +104,14 @@ fn main() -> ExitCode {
         std::thread::spawn(move || {
             loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((id, request)) = next else { return };
-                let frame = match library.decide_bytes(&request) {
+                let Ok((id, electorate, request)) = next else {
+                    return;
+                };
+                let answer = match &electorate {
+                    Some(electorate) => library.decide_bytes_in(electorate, &request),
+                    None => library.decide_bytes(&request),
+                };
+                let frame = match answer {
                     Ok(answer) => reply_frame(id, Status::Ok as i32, &answer),
                     Err(error) => reply_frame(id, status_of(&error), error.to_string().as_bytes()),
                 };
@@ -123,8 +134,37 @@ fn main() -> ExitCode {
                 std::process::exit(0);
             }
             Ok(Some(body)) => match parse_request(&body) {
-                Ok((id, request)) => {
-                    if calls.send((id, request.to_vec())).is_err() {
+                Ok(Incoming::Electorate { id, members_field }) => {
+                    electorates.retain(|e| e.id() != id);
+                    if electorates.len() >= KEPT_ELECTORATES {
+                        electorates.pop_front();
+                    }
+                    electorates.push_back(Arc::new(ElectorateSnapshot::from_parts(
+                        id,
+                        members_field.to_vec(),
+                    )));
+                }
+                Ok(Incoming::Call {
+                    id,
+                    electorate,
+                    request,
+                }) => {
+                    let named = if electorate == 0 {
+                        None
+                    } else if let Some(found) = electorates.iter().find(|e| e.id() == electorate) {
+                        Some(found.clone())
+                    } else {
+                        let message = format!("electorate {electorate} is not held by this runner");
+                        if !send(&reply_frame(
+                            id,
+                            Status::UnknownElectorate as i32,
+                            message.as_bytes(),
+                        )) {
+                            return ExitCode::from(3);
+                        }
+                        continue;
+                    };
+                    if calls.send((id, named, request.to_vec())).is_err() {
                         return ExitCode::from(3);
                     }
                 }

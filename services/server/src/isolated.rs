@@ -13,7 +13,7 @@
 //! the file. A runner stops when its version is no longer used: after a hot swap, once the last
 //! call in flight on it has finished.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,9 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_policy_runner::{
-    HELLO_ID, HELLO_REFUSED, PROTOCOL_VERSION, Reply, frame_len, parse_hello, parse_reply,
-    request_frame,
+    HELLO_ID, HELLO_REFUSED, KEPT_ELECTORATES, PROTOCOL_VERSION, Reply, electorate_frame,
+    frame_len, parse_hello, parse_reply, request_frame,
 };
+use accord_policy_sdk::abi::Status;
+use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::proto::PolicyDescriptor;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,6 +120,8 @@ struct Runner {
     next_id: AtomicU64,
     kill: Mutex<Option<oneshot::Sender<String>>>,
     answered: AtomicBool,
+    /// The electorates sent to this process, newest last (it keeps as many).
+    electorates: Mutex<VecDeque<u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +132,27 @@ struct Calls {
 }
 
 impl Runner {
+    /// Records that electorate `id` is sent now; false when it was already sent.
+    fn note_electorate(&self, id: u64) -> bool {
+        let mut sent = self.electorates.lock().expect("electorates lock");
+        if sent.contains(&id) {
+            return false;
+        }
+        if sent.len() >= KEPT_ELECTORATES {
+            sent.pop_front();
+        }
+        sent.push_back(id);
+        true
+    }
+
+    /// Forgets that electorate `id` was sent (the runner said it does not hold it).
+    fn forget_electorate(&self, id: u64) {
+        self.electorates
+            .lock()
+            .expect("electorates lock")
+            .retain(|sent| *sent != id);
+    }
+
     fn ended(&self) -> Option<(String, bool)> {
         self.calls.lock().expect("calls lock").ended.clone()
     }
@@ -196,9 +221,33 @@ impl IsolatedPolicy {
     }
 
     /// Sends `request` (an encoded DecisionRequest) to the runner; returns the ABI status and
-    /// the payload, or why no answer came within `limit`.
-    pub async fn call(&self, request: &[u8], limit: Duration) -> Result<Reply, IsolatedError> {
+    /// the payload, or why no answer came within `limit`. With `electorate`, the request has no
+    /// members and names it: the runner gets each electorate once (again after a restart, or
+    /// when it answers that it no longer holds it).
+    pub async fn call(
+        &self,
+        request: &[u8],
+        electorate: Option<&ElectorateSnapshot>,
+        limit: Duration,
+    ) -> Result<Reply, IsolatedError> {
         let deadline = Instant::now() + limit;
+        let reply = self.call_once(request, electorate, deadline, limit).await?;
+        match electorate {
+            Some(electorate) if reply.status == Status::UnknownElectorate as i32 => {
+                self.call_once(request, Some(electorate), deadline, limit)
+                    .await
+            }
+            _ => Ok(reply),
+        }
+    }
+
+    async fn call_once(
+        &self,
+        request: &[u8],
+        electorate: Option<&ElectorateSnapshot>,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<Reply, IsolatedError> {
         let runner = match tokio::time::timeout_at(deadline, self.inner.running()).await {
             Ok(Some(runner)) => runner,
             Ok(None) => return Err(IsolatedError::NotRunning("the runner was stopped".into())),
@@ -223,10 +272,27 @@ impl IsolatedPolicy {
             }
             calls.pending.insert(id, reply);
         }
-        let _ = runner.frames.send(request_frame(id, request));
+        let electorate_id = match electorate {
+            Some(electorate) => {
+                if runner.note_electorate(electorate.id()) {
+                    let _ = runner.frames.send(electorate_frame(
+                        electorate.id(),
+                        electorate.members_field(),
+                    ));
+                }
+                electorate.id()
+            }
+            None => 0,
+        };
+        let _ = runner
+            .frames
+            .send(request_frame(id, electorate_id, request));
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(reply)) => {
                 runner.answered.store(true, Ordering::Relaxed);
+                if reply.status == Status::UnknownElectorate as i32 && electorate_id != 0 {
+                    runner.forget_electorate(electorate_id);
+                }
                 Ok(reply)
             }
             Ok(Err(_)) => {
@@ -421,6 +487,7 @@ async fn spawn_runner(
         next_id: AtomicU64::new(HELLO_ID + 1),
         kill: Mutex::new(Some(kill)),
         answered: AtomicBool::new(false),
+        electorates: Mutex::new(VecDeque::new()),
     });
     // Writer: frames go out whole, in order, whatever happens to the callers that sent them.
     tokio::spawn(async move {

@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::host::{CallError, LoadError, PolicyLibrary, default_private_dir};
 use accord_policy_sdk::proto::{
-    Decision, DecisionRequest, DecisionResponse, PolicyDescriptor, PolicyHealth, PolicyIdentity,
+    Decision, DecisionRequest, DecisionResponse, Member, PolicyDescriptor, PolicyHealth,
+    PolicyIdentity,
 };
 use accord_policy_sdk::request::parse_parameter;
 use accord_proto::v1 as pb;
@@ -170,6 +172,8 @@ pub struct PolicyRegistry {
     sync_problem: Mutex<Option<String>>,
     /// The only library SHA-256 values that may be loaded (empty: any).
     pins: Vec<String>,
+    /// The members' encoding for the policies (ABI 1.1), for the member list it was made from.
+    electorate: Mutex<Option<(Arc<Vec<Member>>, Arc<ElectorateSnapshot>)>>,
 }
 
 impl PolicyRegistry {
@@ -183,6 +187,7 @@ impl PolicyRegistry {
             changes: tokio::sync::Mutex::new(()),
             sync_problem: Mutex::new(None),
             pins: Vec::new(),
+            electorate: Mutex::new(None),
         }
     }
 
@@ -533,17 +538,45 @@ impl PolicyRegistry {
         Ok(())
     }
 
-    /// Decides `request` under policy `id`, off the async workers (in process) or in its runner
-    /// (isolated), within the time limit.
-    pub async fn decide(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
+    /// The electorate snapshot of `members` (the member cache's current list): encoded once per
+    /// version of the alliance's members, and registered once with each ABI 1.1 library.
+    pub fn electorate(&self, members: &Arc<Vec<Member>>) -> Arc<ElectorateSnapshot> {
+        let mut current = self.electorate.lock().expect("electorate lock");
+        if let Some((of, snapshot)) = &mut *current {
+            if Arc::ptr_eq(of, members) {
+                return snapshot.clone();
+            }
+            // The list was read again (after a change, or a replica's resync): keep the id the
+            // libraries hold if nothing changed.
+            if **of == **members {
+                *of = members.clone();
+                return snapshot.clone();
+            }
+        }
+        let snapshot = Arc::new(ElectorateSnapshot::new(members));
+        *current = Some((members.clone(), snapshot.clone()));
+        snapshot
+    }
+
+    /// Decides `request` — whose members are `electorate`'s, its own `members` field empty —
+    /// under policy `id`, off the async workers (in process) or in its runner (isolated),
+    /// within the time limit.
+    pub async fn decide(
+        &self,
+        id: &str,
+        request: DecisionRequest,
+        electorate: Arc<ElectorateSnapshot>,
+    ) -> DomainResult<Decision> {
         let policy = self.get(id)?;
         if let Backend::Isolated(isolated) = &policy.backend {
-            return self.decide_isolated(&policy, isolated, &request).await;
+            return self
+                .decide_isolated(&policy, isolated, &request, &electorate)
+                .await;
         }
         let call = {
             let policy = policy.clone();
             tokio::task::spawn_blocking(move || match &policy.backend {
-                Backend::InProcess(library) => library.decide(&request),
+                Backend::InProcess(library) => library.decide_in(&electorate, &request),
                 Backend::Isolated(_) => unreachable!("isolated calls go to the runner"),
             })
         };
@@ -577,10 +610,11 @@ impl PolicyRegistry {
         policy: &LoadedPolicy,
         isolated: &IsolatedPolicy,
         request: &DecisionRequest,
+        electorate: &ElectorateSnapshot,
     ) -> DomainResult<Decision> {
         let id = policy.id();
         let reply = isolated
-            .call(&request.encode_to_vec(), self.call_limit)
+            .call(&request.encode_to_vec(), Some(electorate), self.call_limit)
             .await
             .map_err(|e| match e {
                 IsolatedError::TimedOut => DomainError::PolicyTimedOut {

@@ -3,12 +3,14 @@
 //! changes in the alliance, evaluating proposals without changing anything, and watching them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::proto::DecisionRequest;
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS, POLICIES, PROPOSALS};
 use accord_proto::v1::{
     Ballot, Choice, Decision, EvaluateBatchRequest, EvaluateProposalRequest,
-    EvaluateProposalResponse, MemberStatus, Mission, MissionArea, MissionStatus, Outcome,
+    EvaluateProposalResponse, Member, MemberStatus, Mission, MissionArea, MissionStatus, Outcome,
     PolicyEvaluation, PolicyRef, Procedure, Proposal, ProposalEventType, ProposalKind,
     ProposalState, SummitParticipation, WatchProposalResponse, position, proposal::Action,
 };
@@ -485,15 +487,17 @@ impl App {
         Ok((stored, Proposal::clone(&proposal)))
     }
 
-    /// Builds the request a policy decides.
+    /// Builds the request a policy decides: without its members, which travel as the
+    /// alliance's electorate snapshot (encoded once per version of the members; ABI 1.1).
     async fn decision_request(
         &self,
         proposal: &Proposal,
         ballots: Vec<Ballot>,
         now: Timestamp,
         seed: u64,
-    ) -> DomainResult<DecisionRequest> {
-        let members = Vec::clone(&*self.members.all(&*self.store).await?);
+    ) -> DomainResult<Decidable> {
+        let members = self.members.all(&*self.store).await?;
+        let electorate = self.policies.electorate(&members);
         let mission = match proposal.action.as_ref() {
             Some(Action::EndMission(a)) => Some(&a.mission),
             Some(Action::ResizeMission(a)) => Some(&a.mission),
@@ -507,9 +511,9 @@ impl App {
         // A withdrawn ballot is no ballot: policies never see withdrawals.
         let mut ballots = ballots;
         ballots.retain(|b| !b.withdrawn);
-        Ok(DecisionRequest {
+        let request = DecisionRequest {
             proposal: Some(proposal.clone()),
-            members,
+            members: Vec::new(),
             ballots,
             parameters: proposal
                 .policy
@@ -519,6 +523,12 @@ impl App {
             seed,
             now: Some(now),
             mission,
+            electorate_id: 0,
+        };
+        Ok(Decidable {
+            request,
+            members,
+            electorate,
         })
     }
 
@@ -547,7 +557,7 @@ impl App {
             })
             .max()
             .unwrap_or(0);
-        let request = self
+        let decidable = self
             .decision_request(proposal, ballots, now, Self::seed_of(proposal))
             .await?;
         let policy = proposal
@@ -555,13 +565,23 @@ impl App {
             .as_ref()
             .map(|p| p.policy_id.clone())
             .unwrap_or_default();
-        Ok((self.call_policy(&policy, request).await?, last_ballot))
+        Ok((
+            self.call_policy(&policy, decidable.request, decidable.electorate)
+                .await?,
+            last_ballot,
+        ))
     }
 
-    /// Decides `request` under policy `id`, recording the call's duration if a call was made.
-    async fn call_policy(&self, id: &str, request: DecisionRequest) -> DomainResult<Decision> {
+    /// Decides `request` (its members in `electorate`) under policy `id`, recording the call's
+    /// duration if a call was made.
+    async fn call_policy(
+        &self,
+        id: &str,
+        request: DecisionRequest,
+        electorate: Arc<ElectorateSnapshot>,
+    ) -> DomainResult<Decision> {
         let started = std::time::Instant::now();
-        let result = self.policies.decide(id, request).await;
+        let result = self.policies.decide(id, request, electorate).await;
         // A policy that is missing or unavailable was not called.
         let called = !matches!(
             result,
@@ -986,7 +1006,8 @@ impl App {
         let PreparedEvaluation { base, asked, zone } = prepared;
         let single = asked.len() == 1;
         let calls = asked.into_iter().map(|policy| {
-            let mut request = base.clone();
+            let electorate = base.electorate.clone();
+            let mut request = base.request.clone();
             request.parameters = policy.parameters.clone();
             if let Some(p) = request.proposal.as_mut() {
                 p.policy = Some(policy.clone());
@@ -994,7 +1015,8 @@ impl App {
             async move {
                 (
                     policy.policy_id.clone(),
-                    self.call_policy(&policy.policy_id, request).await,
+                    self.call_policy(&policy.policy_id, request, electorate)
+                        .await,
                 )
             }
         });
@@ -1005,11 +1027,11 @@ impl App {
                 return Err(result.expect_err("checked"));
             }
         }
-        let zone_of_agreement = match (&zone, base.proposal.as_ref()) {
+        let zone_of_agreement = match (&zone, base.request.proposal.as_ref()) {
             (Some(zone), Some(proposal)) => Some(crate::forecasts::zone_of_agreement(
                 proposal,
                 &base.members,
-                &base.ballots,
+                &base.request.ballots,
                 zone,
             )?),
             _ => None,
@@ -1047,9 +1069,17 @@ impl App {
 /// Most items in one EvaluateBatch call.
 pub const MAX_BATCH: usize = 1000;
 
+/// A decision request and its members: the request's own `members` field is empty, the
+/// policies get them as `electorate` (ABI 1.1; spliced back in for a 1.0 library).
+struct Decidable {
+    request: DecisionRequest,
+    members: Arc<Vec<Member>>,
+    electorate: Arc<ElectorateSnapshot>,
+}
+
 /// An evaluation checked and ready to decide.
 struct PreparedEvaluation {
-    base: DecisionRequest,
+    base: Decidable,
     asked: Vec<PolicyRef>,
     zone: Option<accord_proto::v1::ZoneOfAgreementRequest>,
 }

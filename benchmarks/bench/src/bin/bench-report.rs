@@ -121,7 +121,7 @@ fn boundary(rows: &mut Vec<Row>) {
     ];
     for (label, name, policy, request) in cases {
         let library = release_library(name);
-        let linked = policy.decide(&request).expect("linked-in decision");
+        let linked = policy.decide_message(&request).expect("linked-in decision");
         let loaded = library.decide(&request).expect("library decision");
         assert!(
             same_decision(&linked, &loaded),
@@ -130,11 +130,11 @@ fn boundary(rows: &mut Vec<Row>) {
         );
         eprintln!("  {label}: {}", library.source().display());
         let start = Instant::now();
-        policy.decide(&request).unwrap();
+        policy.decide_message(&request).unwrap();
         let plan = Plan::for_call(start.elapsed());
         let (base, lib) = measure_pair(
             &plan,
-            || policy.decide(&request).unwrap(),
+            || policy.decide_message(&request).unwrap(),
             || library.decide(&request).unwrap(),
         );
         let ratio = lib.median.as_secs_f64() / base.median.as_secs_f64();
@@ -186,7 +186,7 @@ fn isolated(rows: &mut Vec<Row>) {
         let isolated_decide = || {
             runtime.block_on(async {
                 let reply = policy
-                    .call(&request.encode_to_vec(), Duration::from_secs(30))
+                    .call(&request.encode_to_vec(), None, Duration::from_secs(30))
                     .await
                     .expect("isolated call");
                 assert_eq!(reply.status, 0);
@@ -246,7 +246,7 @@ fn boundary_parts(rows: &mut Vec<Row>) {
     ];
     for (label, policy) in policies {
         let response = DecisionResponse {
-            decision: Some(policy.decide(&request).unwrap()),
+            decision: Some(policy.decide_message(&request).unwrap()),
         };
         let encoded = response.encode_to_vec();
         parts.push((
