@@ -2,10 +2,13 @@
 //! ballot led to, even when many ballots race (settles coalesce, and each caller waits for a
 //! settle that saw its ballot); a member created or updated is seen by the very next ballot
 //! (the member cache is invalidated); a proposal closed is refused ballots at once (the open
-//! proposal cache is invalidated).
+//! proposal cache is invalidated); a burst of ballots on one proposal is settled by far fewer
+//! policy calls than ballots (the settles coalesce), each ballot still acknowledged.
 
 use accord_proto::v1::*;
+use accord_test_support::Options;
 use accord_test_support::grpc::*;
+use accord_test_support::metrics::{http_get, sample};
 use prost_types::FieldMask;
 use tonic::Code;
 
@@ -174,5 +177,68 @@ async fn members_created_or_updated_are_seen_by_the_next_ballot_and_closed_propo
         r,
         Code::FailedPrecondition,
         &["rejected", "no more ballots"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_ballots_on_one_proposal_is_settled_by_far_fewer_decisions() {
+    let server = TestServer::start(Options {
+        metrics: true,
+        ..Options::default()
+    })
+    .await;
+    let codes = member_codes(&server).await;
+    // Under the silence procedure support never settles a motion before its deadline: every
+    // ballot asks for a settle, and none closes the proposal.
+    let mut p = proposal("A burst of support", motion("hold"), "unanimity");
+    p.procedure = Procedure::Silence as i32;
+    let created = create(&server, p).await;
+    let calls = |text: &str| {
+        sample(
+            text,
+            "accord_policy_call_duration_seconds_count",
+            &[("policy", "unanimity"), ("result", "ok")],
+        )
+        .unwrap_or(0.0)
+    };
+    let metrics = server.metrics_addr.expect("metrics are served");
+    let before = calls(&http_get(metrics, "/metrics").await.1);
+
+    const TASKS: usize = 64;
+    const ROUNDS: usize = 4;
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let (mut client, name, codes) = (server.proposals(), created.name.clone(), codes.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..ROUNDS {
+                let code = &codes[(task * ROUNDS + round) % codes.len()];
+                let response = client
+                    .cast_ballot(CastBallotRequest {
+                        proposal: name.clone(),
+                        ballot: Some(ballot(code, Choice::Support)),
+                    })
+                    .await
+                    .expect("every ballot is acknowledged")
+                    .into_inner();
+                assert_eq!(
+                    state(&response.proposal.expect("a proposal")),
+                    ProposalState::Open
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let ballots = (TASKS * ROUNDS) as f64;
+    assert_eq!(
+        all_ballots(&server, &created.name).await.len(),
+        TASKS * ROUNDS
+    );
+    let settles = calls(&http_get(metrics, "/metrics").await.1) - before;
+    assert!(settles >= 1.0, "the burst was settled");
+    assert!(
+        settles <= ballots / 2.0,
+        "{settles} policy calls for {ballots} ballots: settles did not coalesce"
     );
 }

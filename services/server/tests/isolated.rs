@@ -1,7 +1,9 @@
 //! Isolated mode in the real server, with real runner processes and real libraries: a library
 //! that segfaults, aborts, exits, hogs memory, spins or hangs costs the call in flight and the
 //! server keeps serving it through a restarted runner; hot swap of an isolated policy under load
-//! fails no request; the mode is chosen per library by configuration and by LoadPolicy.
+//! fails no request; the mode is chosen per library by configuration and by LoadPolicy; a
+//! library of ABI 1.0 (members in every request) and one of 1.1 (members registered once per
+//! version of the alliance) both decide on the current members in either mode.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -425,4 +427,79 @@ async fn replacing_an_isolated_policy_under_concurrent_load_fails_no_request() {
     }
     assert!(runner_of(runners[3]));
     assert_eq!(get_policy(&server, "unanimity").await.runner_restarts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libraries_of_abi_1_0_and_1_1_decide_on_the_current_members_in_both_modes() {
+    let server = TestServer::start(Options::default().with_extra(&[ABI_1_0])).await;
+    let mut client = server.proposals();
+    let members_seen = |decision: &Decision| -> usize {
+        let text = &decision.explanation[0];
+        let (_, rest) = text.split_once(" of ").expect("`… of N members …`");
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+
+    let in_process = load(&server, ABI_1_0, PolicyIsolation::InProcess).await;
+    assert_eq!(in_process.isolation, PolicyIsolation::InProcess as i32);
+    let before = evaluate_one(&mut client, "Counted in process", policy("abi-1-0"))
+        .await
+        .expect("a 1.0 library decides in process");
+    assert_eq!(members_seen(&before), 32);
+    let unanimity = evaluate_one(&mut client, "Unanimity in process", policy("unanimity"))
+        .await
+        .expect("a 1.1 library decides in process");
+
+    // A new member: a new version of the electorate reaches both kinds of library.
+    server
+        .members()
+        .create_member(CreateMemberRequest {
+            member: Some(Member {
+                code: "XKX".into(),
+                display_name: "Newland".into(),
+                status: MemberStatus::Active as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create a member");
+    let after = evaluate_one(&mut client, "Counted again", policy("abi-1-0"))
+        .await
+        .unwrap();
+    assert_eq!(members_seen(&after), 33, "{:?}", after.explanation);
+    let unanimity_after = evaluate_one(&mut client, "Unanimity again", policy("unanimity"))
+        .await
+        .unwrap();
+    assert_eq!(
+        unanimity_after.member_results.len(),
+        unanimity.member_results.len() + 1,
+        "the 1.1 library decided on the new electorate"
+    );
+
+    // The same in a runner.
+    for (name, file) in [("abi-1-0", ABI_1_0), ("unanimity", UNANIMITY)] {
+        let replaced = server
+            .policies()
+            .replace_policy(ReplacePolicyRequest {
+                name: format!("policies/{name}"),
+                file_name: file.into(),
+                isolation: PolicyIsolation::Isolated as i32,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("replace {name} into a runner: {e}"))
+            .into_inner()
+            .policy
+            .unwrap();
+        assert!(runner_of(replaced.runner_pid));
+    }
+    let isolated = evaluate_one(&mut client, "Counted in a runner", policy("abi-1-0"))
+        .await
+        .expect("a 1.0 library decides in a runner");
+    assert_eq!(members_seen(&isolated), 33);
+    let isolated_unanimity = evaluate_one(&mut client, "Unanimity again", policy("unanimity"))
+        .await
+        .expect("a 1.1 library decides in a runner");
+    assert_eq!(
+        isolated_unanimity.member_results,
+        unanimity_after.member_results
+    );
 }

@@ -24,6 +24,8 @@ pub const PANICKING: &str = "libaccord_fixture_panicking.so";
 pub const HANGING: &str = "libaccord_fixture_hanging.so";
 /// Fixture: segfaults, aborts, exits, hogs memory or spins when the title says so.
 pub const CRASHING: &str = "libaccord_fixture_crashing.so";
+/// Fixture: a working simple-majority policy built against ABI 1.0 (no electorates).
+pub const ABI_1_0: &str = "libaccord_fixture_abi_1_0.so";
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

@@ -22,13 +22,14 @@ use accord_bench::{
     synthetic_pressure_scenario, with_parameters,
 };
 use accord_policy_sdk::DecisionPolicy;
+use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::prost::Message;
 use accord_policy_sdk::proto::{DecisionRequest, DecisionResponse};
 use accord_pressure::model::{MonteCarlo, Scenario};
 use accord_weighted::power::{Game, MAX_PLAYERS, power_indices};
 
 /// The boundary target: the library path at most this many times the linked-in call.
-const BOUNDARY_RATIO: f64 = 1.3;
+const BOUNDARY_RATIO: f64 = 1.1;
 /// The isolated-mode target: what a runner adds to a decision at 32 allies.
 const ISOLATED_OVERHEAD: Duration = Duration::from_micros(50);
 /// The power-index target for the 32 allies at $1 m.
@@ -128,6 +129,16 @@ fn boundary(rows: &mut Vec<Row>) {
             "{label}: {} decides differently from the linked-in policy: is it stale?",
             library.source().display()
         );
+        // The server's path (ABI 1.1): the members registered once, each request names them.
+        let snapshot = ElectorateSnapshot::new(&request.members);
+        let without = DecisionRequest {
+            members: Vec::new(),
+            ..request.clone()
+        };
+        let named = library
+            .decide_in(&snapshot, &without)
+            .expect("named decision");
+        assert_eq!(named, loaded, "{label}: named and inline decisions differ");
         eprintln!("  {label}: {}", library.source().display());
         let start = Instant::now();
         policy.decide_message(&request).unwrap();
@@ -135,16 +146,34 @@ fn boundary(rows: &mut Vec<Row>) {
         let (base, lib) = measure_pair(
             &plan,
             || policy.decide_message(&request).unwrap(),
-            || library.decide(&request).unwrap(),
+            || library.decide_in(&snapshot, &without).unwrap(),
         );
         let ratio = lib.median.as_secs_f64() / base.median.as_secs_f64();
         rows.push(Row {
-            case: format!("Boundary — {label}: library path vs linked-in"),
+            case: format!(
+                "Boundary — {label}: library path (ABI 1.1, electorate registered) vs linked-in"
+            ),
             measured: spread(&lib),
             baseline: spread(&base),
             ratio: format!("{ratio:.2}×"),
             target: format!("≤ {BOUNDARY_RATIO:.1}×"),
             result: verdict(ratio <= BOUNDARY_RATIO),
+        });
+        let (base, inline) = measure_pair(
+            &plan,
+            || policy.decide_message(&request).unwrap(),
+            || library.decide(&request).unwrap(),
+        );
+        rows.push(Row {
+            case: format!("Boundary — {label}: members in every request (the ABI 1.0 path)"),
+            measured: spread(&inline),
+            baseline: spread(&base),
+            ratio: format!(
+                "{:.2}×",
+                inline.median.as_secs_f64() / base.median.as_secs_f64()
+            ),
+            target: "— (for comparison)".into(),
+            result: String::new(),
         });
     }
 }
@@ -162,6 +191,11 @@ fn isolated(rows: &mut Vec<Row>) {
         .build()
         .expect("a tokio runtime");
     let request = end_nmi_request();
+    let snapshot = ElectorateSnapshot::new(&request.members);
+    let without = DecisionRequest {
+        members: Vec::new(),
+        ..request.clone()
+    };
     for (label, name) in [
         ("unanimity", "accord_unanimity"),
         ("weighted (defaults)", "accord_weighted"),
@@ -186,7 +220,11 @@ fn isolated(rows: &mut Vec<Row>) {
         let isolated_decide = || {
             runtime.block_on(async {
                 let reply = policy
-                    .call(&request.encode_to_vec(), None, Duration::from_secs(30))
+                    .call(
+                        &without.encode_to_vec(),
+                        Some(&snapshot),
+                        Duration::from_secs(30),
+                    )
                     .await
                     .expect("isolated call");
                 assert_eq!(reply.status, 0);
@@ -204,8 +242,11 @@ fn isolated(rows: &mut Vec<Row>) {
         let start = Instant::now();
         isolated_decide();
         let plan = Plan::for_call(start.elapsed());
-        let (base, iso) =
-            measure_pair(&plan, || library.decide(&request).unwrap(), isolated_decide);
+        let (base, iso) = measure_pair(
+            &plan,
+            || library.decide_in(&snapshot, &without).unwrap(),
+            isolated_decide,
+        );
         let added = iso.median.saturating_sub(base.median);
         rows.push(Row {
             case: format!("Isolated — {label}: runner vs in-process library path, 32 allies"),
