@@ -28,10 +28,66 @@ struct Entry {
     analysis: Arc<Analysis>,
 }
 
-/// Most recently used last.
-static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+/// A bounded list of analyses, most recently used last.
+struct Cache {
+    entries: Vec<Entry>,
+    capacity: usize,
+}
 
-fn entries() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+impl Cache {
+    const fn new(capacity: usize) -> Self {
+        Self {
+            entries: Vec::new(),
+            capacity,
+        }
+    }
+
+    fn position(&self, hash: u64, game: &Game, options: &Options) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.hash == hash && e.options == *options && e.game == *game)
+    }
+
+    /// The analysis of `game` with `options`, if kept (and marks it as recently used).
+    fn get(&mut self, hash: u64, game: &Game, options: &Options) -> Option<Arc<Analysis>> {
+        let at = self.position(hash, game, options)?;
+        let entry = self.entries.remove(at);
+        let analysis = Arc::clone(&entry.analysis);
+        self.entries.push(entry);
+        Some(analysis)
+    }
+
+    /// Keeps `analysis`, dropping the least recently used analysis when full.
+    fn put(&mut self, hash: u64, game: &Game, options: &Options, analysis: &Arc<Analysis>) {
+        if self.position(hash, game, options).is_some() || self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            self.entries.remove(0);
+        }
+        self.entries.push(Entry {
+            hash,
+            game: game.clone(),
+            options: *options,
+            analysis: Arc::clone(analysis),
+        });
+    }
+
+    fn analyse(&mut self, game: &Game, options: &Options) -> Arc<Analysis> {
+        let hash = key_hash(game);
+        if let Some(hit) = self.get(hash, game, options) {
+            return hit;
+        }
+        let analysis = Arc::new(power::analyse(game, options));
+        self.put(hash, game, options, &analysis);
+        analysis
+    }
+}
+
+/// The policy's cache.
+static CACHE: Mutex<Cache> = Mutex::new(Cache::new(CAPACITY));
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
     // A panic while holding the lock leaves the list consistent (pushes and removals only).
     CACHE
         .lock()
@@ -52,15 +108,7 @@ fn key_hash(game: &Game) -> u64 {
 
 /// The cached analysis of `game` with `options`, if any (and marks it as recently used).
 pub fn lookup(game: &Game, options: &Options) -> Option<Arc<Analysis>> {
-    let hash = key_hash(game);
-    let mut list = entries();
-    let at = list
-        .iter()
-        .position(|e| e.hash == hash && e.options == *options && e.game == *game)?;
-    let entry = list.remove(at);
-    let analysis = Arc::clone(&entry.analysis);
-    list.push(entry);
-    Some(analysis)
+    cache().get(key_hash(game), game, options)
 }
 
 /// [`power::analyse`], from the cache when the same game was analysed with the same options.
@@ -70,28 +118,13 @@ pub fn analyse(game: &Game, options: &Options) -> Arc<Analysis> {
         return hit;
     }
     let analysis = Arc::new(power::analyse(game, options));
-    let hash = key_hash(game);
-    let mut list = entries();
-    if !list
-        .iter()
-        .any(|e| e.hash == hash && e.options == *options && e.game == *game)
-    {
-        if list.len() >= CAPACITY {
-            list.remove(0);
-        }
-        list.push(Entry {
-            hash,
-            game: game.clone(),
-            options: *options,
-            analysis: Arc::clone(&analysis),
-        });
-    }
+    cache().put(key_hash(game), game, options, &analysis);
     analysis
 }
 
-/// Empties the cache (for benchmarks that time a first analysis, and for tests).
+/// Empties the cache (for benchmarks that time a first analysis).
 pub fn clear() {
-    entries().clear();
+    cache().entries.clear();
 }
 
 #[cfg(test)]
@@ -113,34 +146,49 @@ mod tests {
 
     #[test]
     fn the_same_game_is_analysed_once_and_another_rule_is_another_key() {
-        // Weights no other test uses (the cache is shared by the tests of this crate).
+        let mut cache = Cache::new(CAPACITY);
         let g = game(vec![9_101, 9_102, 9_103, 9_104], 18_000);
         let options = Options::default();
-        let first = analyse(&g, &options);
+        let first = cache.analyse(&g, &options);
         assert_eq!(*first, power::analyse(&g, &options));
-        let again = analyse(&g, &options);
+        let again = cache.analyse(&g, &options);
         assert!(Arc::ptr_eq(&first, &again), "the second call is a hit");
         let other_rule = game(g.weights.clone(), 27_000);
-        assert!(lookup(&other_rule, &options).is_none());
-        let other = analyse(&other_rule, &options);
+        assert!(
+            cache
+                .get(key_hash(&other_rule), &other_rule, &options)
+                .is_none()
+        );
+        let other = cache.analyse(&other_rule, &options);
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(*other, power::analyse(&other_rule, &options));
         let fewer = Options {
             samples: 1_000,
             ..options
         };
-        assert!(lookup(&g, &fewer).is_none(), "the options are in the key");
+        assert!(
+            cache.get(key_hash(&g), &g, &fewer).is_none(),
+            "the options are in the key"
+        );
+        // The shared cache answers the same.
+        assert_eq!(*analyse(&g, &options), *first);
     }
 
     #[test]
-    fn at_most_capacity_analyses_are_kept() {
+    fn the_least_recently_used_analysis_is_dropped_first() {
+        let mut cache = Cache::new(3);
         let options = Options::default();
-        let games: Vec<Game> = (0..CAPACITY as u64 + 2)
+        let games: Vec<Game> = (0..4u64)
             .map(|k| game(vec![7_000 + k, 7_100, 7_200], 14_000))
             .collect();
-        for g in &games {
-            analyse(g, &options);
-        }
-        assert!(entries().len() <= CAPACITY);
+        let first = cache.analyse(&games[0], &options);
+        cache.analyse(&games[1], &options);
+        cache.analyse(&games[2], &options);
+        // Using the first makes the second the least recently used.
+        assert!(Arc::ptr_eq(&cache.analyse(&games[0], &options), &first));
+        cache.analyse(&games[3], &options);
+        assert_eq!(cache.entries.len(), 3);
+        let kept = |g: &Game| cache.position(key_hash(g), g, &options).is_some();
+        assert!(kept(&games[0]) && !kept(&games[1]) && kept(&games[2]) && kept(&games[3]));
     }
 }
