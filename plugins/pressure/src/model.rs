@@ -674,6 +674,9 @@ struct Prepared {
     table: Vec<f64>,
     /// Per dissenter: the ally (for the pulls computed when there is no table).
     allies: Vec<Ally>,
+    /// Without the table: `m / D` for `m = 0..=D`, the share every row is evaluated at (one
+    /// division each, shared by the rows).
+    shares: Vec<f64>,
     dynamics: Dynamics,
     /// Per dissenter: `D / ((1 − r) · spread)`, the inverse of the step between neighbours in its
     /// row, used to guess where a threshold falls in the row; `+∞` for a flat row.
@@ -751,10 +754,16 @@ impl Prepared {
             // from demanding one member more than meant.
             BaseRule::QualifiedMajority { quota } => Rule::Quota((quota * n - 1e-9).ceil() as u64),
         };
+        let shares = if tabulate {
+            Vec::new()
+        } else {
+            (0..=d).map(|m| m as f64 / d as f64).collect()
+        };
         Prepared {
             dissenters,
             table,
             allies,
+            shares,
             dynamics: scenario.dynamics,
             inv_step,
             kept_support,
@@ -780,7 +789,7 @@ impl Prepared {
         let (even, odd) = counts.split_at_mut(d + 2);
         if self.table.is_empty() && d > 0 {
             // No table (many dissenters): the same entries, computed where the search looks.
-            let dynamics = &self.dynamics;
+            let (dynamics, shares) = (&self.dynamics, &self.shares);
             for (j, ((ally, &step), n)) in self
                 .allies
                 .iter()
@@ -788,7 +797,7 @@ impl Prepared {
                 .zip(need.iter_mut())
                 .enumerate()
             {
-                let row = |m: usize| pull(ally, dynamics, m as f64 / d as f64);
+                let row = |m: usize| pull(ally, dynamics, shares[m]);
                 let k = position_computed(d + 1, row, step, unit(rng.next_u64()));
                 *n = k as u32;
                 if j % 2 == 0 {

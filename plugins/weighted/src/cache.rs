@@ -73,6 +73,8 @@ impl Cache {
         });
     }
 
+    /// [`analyse`] on this cache, under one borrow (for the tests of a private instance).
+    #[cfg(test)]
     fn analyse(&mut self, game: &Game, options: &Options) -> Arc<Analysis> {
         let hash = key_hash(game);
         if let Some(hit) = self.get(hash, game, options) {
