@@ -472,9 +472,7 @@ pub fn synthetic_code(i: usize) -> String {
 /// and the pressure policy's lead when `lead` = `M00001`) supports; of the others about 60 %
 /// support, 25 % object, 10 % abstain and 5 % have not voted.
 fn synthetic_choice(i: usize, u: f64) -> Option<Choice> {
-    if i == 0 {
-        Some(Choice::Support)
-    } else if u < 0.60 {
+    if i == 0 || u < 0.60 {
         Some(Choice::Support)
     } else if u < 0.85 {
         Some(Choice::Object)

@@ -474,6 +474,14 @@ fn once(
     (result, elapsed)
 }
 
+/// A scale case: label, policy, parameters, and whether issue 10's target applies to it.
+type ScaleCase<'a> = (
+    &'a str,
+    &'a dyn DecisionPolicy,
+    Vec<(&'a str, &'a str)>,
+    bool,
+);
+
 /// Issue 10: each policy linked in, on synthetic electorates of 10,000 and 100,000 members,
 /// against 100 ms and 1 s; and the weighted policy's power-analysis cache.
 fn scale(rows: &mut Vec<Row>) {
@@ -482,7 +490,7 @@ fn scale(rows: &mut Vec<Row>) {
     for (members, target) in [(10_000usize, SCALE_10K), (100_000, SCALE_100K)] {
         let request = synthetic_request(members);
         let lead = accord_bench::synthetic_lead();
-        let cases: [(&str, &dyn DecisionPolicy, Vec<(&str, &str)>, bool); 7] = [
+        let cases: [ScaleCase<'_>; 7] = [
             (
                 "unanimity (defaults)",
                 &accord_unanimity::Unanimity,
