@@ -483,6 +483,10 @@ impl Scenario {
         // independent dissenters.
         let mut support_dist = vec![0.0f64; d + 1];
         support_dist[0] = 1.0;
+        // Every entry outside `lo..=hi` is exactly 0 and would stay 0 (0·x + 0·y): the loop
+        // below skips them. With many dissenters the tails underflow to 0, so the window is
+        // a few thousand entries wide instead of D; the values are the same.
+        let (mut lo, mut hi) = (0usize, 0usize);
         let mut no_objection = indicator(prep.fixed_objections == 0);
         let mut expected_support = prep.fixed_support as f64;
         let (lead_s, lead_o) = (indicator(prep.lead_support), indicator(prep.lead_object));
@@ -497,7 +501,9 @@ impl Scenario {
                 // Unanimity reads no distribution: leave out the O(D²) convolution.
                 continue;
             }
-            for k in (0..=j + 1).rev() {
+            let top = hi + 1; // at most j + 1
+            debug_assert!(top <= j + 1);
+            for k in (lo..=top).rev() {
                 let stay = support_dist[k] * (1.0 - supports);
                 let moved_in = if k > 0 {
                     support_dist[k - 1] * supports
@@ -505,6 +511,13 @@ impl Scenario {
                     0.0
                 };
                 support_dist[k] = stay + moved_in;
+            }
+            hi = top;
+            while lo < hi && support_dist[lo] == 0.0 {
+                lo += 1;
+            }
+            while hi > lo && support_dist[hi] == 0.0 {
+                hi -= 1;
             }
         }
         let adoption_probability = match prep.rule {
@@ -1326,6 +1339,36 @@ mod tests {
             assert_eq!(f.concede_probability[i], tally.conceded[j] as f64 / 64.0);
         }
         assert_eq!(f.adoption_probability, tally.adopted as f64 / 64.0);
+    }
+
+    #[test]
+    fn the_support_distribution_skips_only_exact_zeros() {
+        // 3,000 dissenters: the tails of the distribution underflow to 0 on the way.
+        let dissent: Vec<(f64, f64)> = (0..3_000)
+            .map(|j| (0.2 + (j % 13) as f64 * 0.05, (j % 7) as f64 * 0.1))
+            .collect();
+        let mut sc = scenario(&dissent, 0.8, 0.3);
+        for quota in [0.3, 0.5, 0.7] {
+            sc.rule = BaseRule::QualifiedMajority { quota };
+            let f = sc.deterministic().unwrap();
+            // The full convolution, every entry every time, as it was written before.
+            let d = dissent.len();
+            let mut dist = vec![0.0f64; d + 1];
+            dist[0] = 1.0;
+            for j in 0..d {
+                let pj = f.concede_probability[j + 1];
+                let supports = pj * 1.0 + (1.0 - pj) * 0.0;
+                for k in (0..=j + 1).rev() {
+                    let stay = dist[k] * (1.0 - supports);
+                    let moved_in = if k > 0 { dist[k - 1] * supports } else { 0.0 };
+                    dist[k] = stay + moved_in;
+                }
+            }
+            assert_eq!(dist[0], 0.0, "the lower tail underflows");
+            let required = (quota * (d + 1) as f64 - 1e-9).ceil() as usize;
+            let expected = dist[required - 1..].iter().sum::<f64>().clamp(0.0, 1.0);
+            assert_eq!(f.adoption_probability, expected, "quota {quota}");
+        }
     }
 
     #[test]
