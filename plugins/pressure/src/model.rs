@@ -485,7 +485,10 @@ impl Scenario {
         support_dist[0] = 1.0;
         // Every entry outside `lo..=hi` is exactly 0 and would stay 0 (0·x + 0·y): the loop
         // below skips them. With many dissenters the tails underflow to 0, so the window is
-        // a few thousand entries wide instead of D; the values are the same.
+        // a few thousand entries wide instead of D. Two buffers let the loop vectorise; each
+        // entry is computed with the same operations as the in-place update
+        // `dist[k] = dist[k]·(1 − s) + dist[k − 1]·s`, so the values are the same.
+        let mut next_dist = vec![0.0f64; d + 1];
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut no_objection = indicator(prep.fixed_objections == 0);
         let mut expected_support = prep.fixed_support as f64;
@@ -503,15 +506,21 @@ impl Scenario {
             }
             let top = hi + 1; // at most j + 1
             debug_assert!(top <= j + 1);
-            for k in (lo..=top).rev() {
-                let stay = support_dist[k] * (1.0 - supports);
-                let moved_in = if k > 0 {
-                    support_dist[k - 1] * supports
-                } else {
-                    0.0
-                };
-                support_dist[k] = stay + moved_in;
+            let (cur, next) = (&support_dist, &mut next_dist);
+            let keep = 1.0 - supports;
+            // k = lo: nothing moves in from below (an exact 0, or nothing at k = 0).
+            next[lo] = cur[lo] * keep + 0.0;
+            // lo < k ≤ hi.
+            for ((n, &c), &below) in next[lo + 1..=hi]
+                .iter_mut()
+                .zip(&cur[lo + 1..=hi])
+                .zip(&cur[lo..hi])
+            {
+                *n = c * keep + below * supports;
             }
+            // k = hi + 1: nothing stays (an exact 0).
+            next[top] = 0.0 * keep + cur[hi] * supports;
+            std::mem::swap(&mut support_dist, &mut next_dist);
             hi = top;
             while lo < hi && support_dist[lo] == 0.0 {
                 lo += 1;
@@ -520,6 +529,10 @@ impl Scenario {
                 hi -= 1;
             }
         }
+        // Each step wrote only its window: the entries outside the last one are exactly 0 (and
+        // may hold an older step's values in this buffer).
+        support_dist[..lo].fill(0.0);
+        support_dist[hi + 1..].fill(0.0);
         let adoption_probability = match prep.rule {
             Rule::Unanimity => {
                 // P(no objection and at least one supporter).
