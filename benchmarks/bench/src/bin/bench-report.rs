@@ -490,7 +490,7 @@ fn scale(rows: &mut Vec<Row>) {
     for (members, target) in [(10_000usize, SCALE_10K), (100_000, SCALE_100K)] {
         let request = synthetic_request(members);
         let lead = accord_bench::synthetic_lead();
-        let cases: [ScaleCase<'_>; 7] = [
+        let cases: [ScaleCase<'_>; 8] = [
             (
                 "unanimity (defaults)",
                 &accord_unanimity::Unanimity,
@@ -514,6 +514,17 @@ fn scale(rows: &mut Vec<Row>) {
                 "pressure, mode = deterministic (mean field)",
                 pressure,
                 vec![lead, ("mode", "deterministic")],
+                true,
+            ),
+            (
+                "pressure, mode = deterministic, base_rule = qualified_majority (quota 0.5)",
+                pressure,
+                vec![
+                    lead,
+                    ("mode", "deterministic"),
+                    ("base_rule", "qualified_majority"),
+                    ("base_quota", "0.5"),
+                ],
                 true,
             ),
             (
