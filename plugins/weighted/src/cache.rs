@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::power::{self, Game, Options, PowerError, PowerIndices};
 
-/// The most analyses kept.
+/// The most analyses kept. An entry holds the weights and a few numbers per member and index
+/// (about 5–7 MB at 100,000 members, estimated).
 pub const CAPACITY: usize = 8;
 
 type Analysis = Result<PowerIndices, PowerError>;
