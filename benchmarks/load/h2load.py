@@ -111,7 +111,7 @@ def h2load(url, body, streams, seconds, warmup, log):
 def wait_ready(accord, addr, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        r = subprocess.run([accord, "--addr", addr, "members", "get", "USA"], capture_output=True)
+        r = subprocess.run([accord, "--addr", addr, "health"], capture_output=True)
         if r.returncode == 0:
             return
         time.sleep(0.2)
@@ -136,7 +136,7 @@ def one_round(args, n):
              "--text", "Hold the line", "--title", "h2load ballots", "--sponsor", "USA",
              "--procedure", "silence", "--deadline-in", "1d", "--policy", "unanimity"],
             capture_output=True, text=True, check=True).stdout
-        proposal = json.loads(created)["name"]
+        proposal = json.loads(created)["proposal"]["name"]
         health = os.path.join(tmp, "health.bin")
         ballot = os.path.join(tmp, "ballot.bin")
         with open(health, "wb") as f:

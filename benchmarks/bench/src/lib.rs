@@ -5,6 +5,8 @@
 //! - [`release_library`]: the release-built policy libraries, loaded through the real host.
 //! - [`nato_spending_game`], [`synthetic_game`]: weighted voting games for the power indices.
 //! - [`nato_pressure_scenario`], [`synthetic_pressure_scenario`]: pressure-model scenarios.
+//! - [`synthetic_request`]: a decision request with any number of members (issue 10's large
+//!   electorates).
 //! - [`timing`]: the small timer the report uses (warm-up, batches, median).
 
 use std::collections::HashMap;
@@ -12,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use accord_policy_sdk::host::PolicyLibrary;
 use accord_policy_sdk::proto::{
-    Ballot, Choice, Date, Decision, DecisionRequest, EndMission, Procedure, Proposal,
-    ProposalState, proposal::Action,
+    Ballot, Choice, Date, Decision, DecisionRequest, EndMission, Member, MemberStatus, Procedure,
+    Proposal, ProposalState, proposal::Action,
 };
 use accord_policy_sdk::request::member_name;
 use accord_pressure::model::{
@@ -462,6 +464,99 @@ pub fn synthetic_pressure_scenario(members: usize) -> Scenario {
     }
 }
 
+/// The code of synthetic member `i` (from 0): `"M00001"`, `"M00002"`, … (five digits at least).
+pub fn synthetic_code(i: usize) -> String {
+    format!("M{:05}", i + 1)
+}
+
+/// The choice of synthetic member `i` with random draw `u` in `[0, 1)`: member 0 (the sponsor
+/// and the pressure policy's lead when `lead` = `M00001`) supports; of the others about 60 %
+/// support, 25 % object, 10 % abstain and 5 % have not voted.
+fn synthetic_choice(i: usize, u: f64) -> Option<Choice> {
+    if i == 0 || u < 0.60 {
+        Some(Choice::Support)
+    } else if u < 0.85 {
+        Some(Choice::Object)
+    } else if u < 0.95 {
+        Some(Choice::Abstain)
+    } else {
+        None
+    }
+}
+
+/// A decision request of `members` synthetic members `M00001`, `M00002`, … (see
+/// [`synthetic_code`]), all active, deciding after the deadline whether to end NATO Mission
+/// Iraq, as in [`end_nmi_request`] but sponsored by `M00001`.
+///
+/// Each member has the attributes of `accord_store::dataset::members()` drawn with a fixed seed
+/// (`population_mn` 0.3–80, `gdp_usd_bn` 10–4,000, `defence_expenditure_usd_mn` 100–90,000,
+/// `defence_pct_gdp` 0.5–4, `defence_pct_gdp_2025e`, `armed_forces_personnel_thousands` 1–200,
+/// and `us_troops_hosted` for one member in five) and the ballots of [`synthetic_choice`]
+/// (salience 0.1–0.9; about 5 % have no ballot and count as abstaining after the deadline).
+/// No parameters: the pressure policy needs `lead` = `M00001` ([`synthetic_lead`]). The same
+/// request every run.
+pub fn synthetic_request(members: usize) -> DecisionRequest {
+    assert!(members >= 1, "at least one member");
+    let mut request = end_nmi_request();
+    let mut rng = SplitMix64(SYNTHETIC_SEED ^ 0x5ca1e ^ members as u64);
+    let mut list = Vec::with_capacity(members);
+    let mut ballots = Vec::with_capacity(members);
+    for i in 0..members {
+        let code = synthetic_code(i);
+        let mut attributes = HashMap::new();
+        let mut put = |key: &str, value: f64| {
+            attributes.insert(key.to_string(), (value * 100.0).round() / 100.0);
+        };
+        put("population_mn", rng.between(0.3, 80.0));
+        put("gdp_usd_bn", rng.between(10.0, 4_000.0));
+        put("defence_expenditure_usd_mn", rng.between(100.0, 90_000.0));
+        let pct = rng.between(0.5, 4.0);
+        put("defence_pct_gdp", pct);
+        put("defence_pct_gdp_2025e", pct + rng.between(0.0, 0.5));
+        put("armed_forces_personnel_thousands", rng.between(1.0, 200.0));
+        if rng.unit() < 0.2 {
+            put("us_troops_hosted", rng.between(100.0, 35_000.0).round());
+        }
+        let choice = synthetic_choice(i, rng.unit());
+        let salience = rng.between(0.1, 0.9);
+        if let Some(choice) = choice {
+            ballots.push(Ballot {
+                member: member_name(&code),
+                choice: choice as i32,
+                salience: Some((salience * 100.0).round() / 100.0),
+                cast_time: timestamp(CAST),
+                ..Default::default()
+            });
+        }
+        list.push(Member {
+            name: member_name(&code),
+            display_name: format!("Member {}", i + 1),
+            accession_year: 1949 + (i % 76) as i32,
+            status: MemberStatus::Active as i32,
+            region: [
+                "North America",
+                "Western Europe",
+                "Northern Europe",
+                "Eastern Europe",
+            ][i % 4]
+                .to_string(),
+            attributes,
+            code,
+        });
+    }
+    if let Some(proposal) = request.proposal.as_mut() {
+        proposal.sponsor = member_name(&synthetic_code(0));
+    }
+    request.members = list;
+    request.ballots = ballots;
+    request
+}
+
+/// The pressure policy's `lead` parameter for [`synthetic_request`]: member 0.
+pub fn synthetic_lead() -> (&'static str, &'static str) {
+    ("lead", "M00001")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +594,34 @@ mod tests {
         let scenario = synthetic_pressure_scenario(128);
         assert_eq!(scenario.dissenters().len(), 102);
         assert_eq!(synthetic_pressure_scenario(8).dissenters().len(), 6);
+    }
+
+    #[test]
+    fn the_synthetic_request_has_the_stated_members_and_ballots() {
+        let request = synthetic_request(2_000);
+        assert_eq!(request.members.len(), 2_000);
+        assert_eq!(request.members[0].code, "M00001");
+        assert_eq!(request.members[1_999].code, "M02000");
+        let count = |c: Choice| {
+            request
+                .ballots
+                .iter()
+                .filter(|b| b.choice == c as i32)
+                .count()
+        };
+        let share = |k: usize| k as f64 / 2_000.0;
+        assert!((share(count(Choice::Support)) - 0.60).abs() < 0.05);
+        assert!((share(count(Choice::Object)) - 0.25).abs() < 0.05);
+        assert!((share(count(Choice::Abstain)) - 0.10).abs() < 0.05);
+        assert!((share(2_000 - request.ballots.len()) - 0.05).abs() < 0.03);
+        assert_eq!(request.ballots[0].choice, Choice::Support as i32);
+        assert!(
+            request
+                .members
+                .iter()
+                .all(|m| m.attributes.contains_key("defence_expenditure_usd_mn"))
+        );
+        assert_eq!(synthetic_request(2_000), request, "fixed seed");
     }
 
     #[test]

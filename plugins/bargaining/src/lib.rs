@@ -272,8 +272,14 @@ impl DecisionPolicy for Bargaining {
                 "no eligible member in the request".into(),
             ));
         }
+        // A set of the codes, so that a long list stays linear in the number of members.
+        let known: std::collections::HashSet<&str> = if config.list.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            request.members().iter().map(|m| m.code.as_str()).collect()
+        };
         for code in config.list.keys() {
-            if !request.members().iter().any(|m| &m.code == code) {
+            if !known.contains(code.as_str()) {
                 return Err(PolicyError::parameter(
                     "capabilities",
                     format!("the request has no member {code}"),

@@ -233,8 +233,14 @@ fn check_overrides(
     request: &Request<'_>,
     overrides: &std::collections::BTreeMap<String, f64>,
 ) -> Result<(), PolicyError> {
+    // A set of the codes, so that many overrides stay linear in the number of members.
+    let codes: std::collections::HashSet<&str> = if overrides.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        request.members().iter().map(|m| m.code.as_str()).collect()
+    };
     for (code, value) in overrides {
-        if !request.members().iter().any(|m| &m.code == code) {
+        if !codes.contains(code.as_str()) {
             return Err(PolicyError::parameter(
                 "susceptibility",
                 format!("the request has no member {code}"),

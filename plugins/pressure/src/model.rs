@@ -109,6 +109,10 @@ pub const SPENDING_TARGET_PCT_GDP: f64 = 2.0;
 pub const FALLBACK_SUSCEPTIBILITY: f64 = 0.5;
 /// The deterministic iteration stops when no probability moves by more than this.
 pub const FIXED_POINT_TOLERANCE: f64 = 1e-12;
+/// The most dissenters for which the Monte Carlo kernel tabulates every pull (`D × (D + 3)`
+/// numbers, 8 MiB here); above it the kernel computes the few pulls each draw needs, with the
+/// same result, and the memory stays linear in the number of members.
+pub const TABLE_MAX_DISSENTERS: usize = 1_000;
 
 /// A member's stance on the proposal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -450,7 +454,7 @@ impl Scenario {
     /// assumption that members concede independently. See the module documentation.
     pub fn deterministic(&self) -> Result<Forecast, ModelError> {
         self.validate()?;
-        let prep = Prepared::new(self);
+        let prep = Prepared::with_table(self, false);
         let d = prep.dissenters.len();
         let mut p = vec![0.0f64; d];
         let mut next = vec![0.0f64; d];
@@ -479,6 +483,13 @@ impl Scenario {
         // independent dissenters.
         let mut support_dist = vec![0.0f64; d + 1];
         support_dist[0] = 1.0;
+        // Every entry outside `lo..=hi` is exactly 0 and would stay 0 (0·x + 0·y): the loop
+        // below skips them. With many dissenters the tails underflow to 0, so the window is
+        // a few thousand entries wide instead of D. Two buffers let the loop vectorise; each
+        // entry is computed with the same operations as the in-place update
+        // `dist[k] = dist[k]·(1 − s) + dist[k − 1]·s`, so the values are the same.
+        let mut next_dist = vec![0.0f64; d + 1];
+        let (mut lo, mut hi) = (0usize, 0usize);
         let mut no_objection = indicator(prep.fixed_objections == 0);
         let mut expected_support = prep.fixed_support as f64;
         let (lead_s, lead_o) = (indicator(prep.lead_support), indicator(prep.lead_object));
@@ -489,16 +500,39 @@ impl Scenario {
             let objects = pj * lead_o + (1.0 - pj) * kept_o;
             expected_support += supports;
             no_objection *= 1.0 - objects;
-            for k in (0..=j + 1).rev() {
-                let stay = support_dist[k] * (1.0 - supports);
-                let moved_in = if k > 0 {
-                    support_dist[k - 1] * supports
-                } else {
-                    0.0
-                };
-                support_dist[k] = stay + moved_in;
+            if prep.rule == Rule::Unanimity {
+                // Unanimity reads no distribution: leave out the O(D²) convolution.
+                continue;
+            }
+            let top = hi + 1; // at most j + 1
+            debug_assert!(top <= j + 1);
+            let (cur, next) = (&support_dist, &mut next_dist);
+            let keep = 1.0 - supports;
+            // k = lo: nothing moves in from below (an exact 0, or nothing at k = 0).
+            next[lo] = cur[lo] * keep + 0.0;
+            // lo < k ≤ hi.
+            for ((n, &c), &below) in next[lo + 1..=hi]
+                .iter_mut()
+                .zip(&cur[lo + 1..=hi])
+                .zip(&cur[lo..hi])
+            {
+                *n = c * keep + below * supports;
+            }
+            // k = hi + 1: nothing stays (an exact 0).
+            next[top] = 0.0 * keep + cur[hi] * supports;
+            std::mem::swap(&mut support_dist, &mut next_dist);
+            hi = top;
+            while lo < hi && support_dist[lo] == 0.0 {
+                lo += 1;
+            }
+            while hi > lo && support_dist[hi] == 0.0 {
+                hi -= 1;
             }
         }
+        // Each step wrote only its window: the entries outside the last one are exactly 0 (and
+        // may hold an older step's values in this buffer).
+        support_dist[..lo].fill(0.0);
+        support_dist[hi + 1..].fill(0.0);
         let adoption_probability = match prep.rule {
             Rule::Unanimity => {
                 // P(no objection and at least one supporter).
@@ -660,8 +694,16 @@ struct Prepared {
     dissenters: Vec<usize>,
     /// Row `j` (length `D + 3`): `−∞`, then the pull on dissenter `j` when `m = 0..=D` dissenters
     /// have conceded (non-decreasing), then `+∞`. The infinities let [`position`] look one place
-    /// either side without bounds checks.
+    /// either side without bounds checks. Empty when `D` is above [`TABLE_MAX_DISSENTERS`] (the
+    /// table would take `8·D²` bytes): the Monte Carlo kernel then computes the few entries each
+    /// draw needs ([`position_computed`], the same values) and the mean field needs none.
     table: Vec<f64>,
+    /// Per dissenter: the ally (for the pulls computed when there is no table).
+    allies: Vec<Ally>,
+    /// Without the table: `m / D` for `m = 0..=D`, the share every row is evaluated at (one
+    /// division each, shared by the rows).
+    shares: Vec<f64>,
+    dynamics: Dynamics,
     /// Per dissenter: `D / ((1 − r) · spread)`, the inverse of the step between neighbours in its
     /// row, used to guess where a threshold falls in the row; `+∞` for a flat row.
     inv_step: Vec<f64>,
@@ -680,20 +722,32 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// For the Monte Carlo kernel: with the table of pulls when `D` ≤ [`TABLE_MAX_DISSENTERS`].
     fn new(scenario: &Scenario) -> Self {
+        let tabulate = scenario.dissenters().len() <= TABLE_MAX_DISSENTERS;
+        Self::with_table(scenario, tabulate)
+    }
+
+    /// `tabulate`: build the `D × (D + 3)` table of pulls (quadratic in `D`: only for the Monte
+    /// Carlo kernel, and only for small `D`).
+    fn with_table(scenario: &Scenario, tabulate: bool) -> Self {
         let dissenters = scenario.dissenters();
         let d = dissenters.len();
-        let mut table = Vec::with_capacity(d * (d + 3));
+        let mut table = Vec::with_capacity(if tabulate { d * (d + 3) } else { 0 });
+        let mut allies = Vec::with_capacity(d);
         let mut kept_support = Vec::with_capacity(d);
         let mut kept_object = Vec::with_capacity(d);
         let mut inv_step = Vec::with_capacity(d);
         for &i in &dissenters {
             let ally = &scenario.allies[i];
-            table.push(f64::NEG_INFINITY);
-            for m in 0..=d {
-                table.push(pull(ally, &scenario.dynamics, m as f64 / d as f64));
+            allies.push(*ally);
+            if tabulate {
+                table.push(f64::NEG_INFINITY);
+                for m in 0..=d {
+                    table.push(pull(ally, &scenario.dynamics, m as f64 / d as f64));
+                }
+                table.push(f64::INFINITY);
             }
-            table.push(f64::INFINITY);
             let step = (1.0 - ally.resistance) * scenario.dynamics.spread / d as f64;
             inv_step.push(if step > 0.0 {
                 1.0 / step
@@ -726,9 +780,17 @@ impl Prepared {
             // from demanding one member more than meant.
             BaseRule::QualifiedMajority { quota } => Rule::Quota((quota * n - 1e-9).ceil() as u64),
         };
+        let shares = if tabulate {
+            Vec::new()
+        } else {
+            (0..=d).map(|m| m as f64 / d as f64).collect()
+        };
         Prepared {
             dissenters,
             table,
+            allies,
+            shares,
+            dynamics: scenario.dynamics,
             inv_step,
             kept_support,
             kept_object,
@@ -745,13 +807,47 @@ impl Prepared {
     #[inline]
     fn trial(&self, rng: &mut Xoshiro256PlusPlus, scratch: &mut Scratch, tally: &mut Tally) {
         let d = self.dissenters.len();
-        let width = d + 3;
         let Scratch { need, counts } = scratch;
         counts.fill(0);
         // The number of conceded dissenters each dissenter needs: the least m with pull(m) ≥ θ
         // (d + 1: never). Counted in two interleaved halves so that consecutive increments of the
         // same count do not wait on each other.
         let (even, odd) = counts.split_at_mut(d + 2);
+        if self.table.is_empty() && d > 0 {
+            // No table (many dissenters): the same entries, computed where the search looks.
+            let (dynamics, shares) = (&self.dynamics, &self.shares);
+            for (j, ((ally, &step), n)) in self
+                .allies
+                .iter()
+                .zip(&self.inv_step)
+                .zip(need.iter_mut())
+                .enumerate()
+            {
+                let row = |m: usize| pull(ally, dynamics, shares[m]);
+                let k = position_computed(d + 1, row, step, unit(rng.next_u64()));
+                *n = k as u32;
+                if j % 2 == 0 {
+                    even[k] += 1;
+                } else {
+                    odd[k] += 1;
+                }
+            }
+        } else {
+            self.tabulated_needs(rng, need, even, odd);
+        }
+        self.finish_trial(need, even, odd, tally);
+    }
+
+    /// The needs of one trial from the table (see [`Prepared::trial`]).
+    #[inline]
+    fn tabulated_needs(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        need: &mut [u32],
+        even: &mut [u32],
+        odd: &mut [u32],
+    ) {
+        let width = self.dissenters.len() + 3;
         let mut rows = self
             .table
             .chunks_exact(width)
@@ -767,6 +863,11 @@ impl Prepared {
                 odd[k1] += 1;
             }
         }
+    }
+
+    /// The cascade of one trial from its needs and their counts, added to `tally`.
+    #[inline]
+    fn finish_trial(&self, need: &[u32], even: &[u32], odd: &[u32], tally: &mut Tally) {
         // The cascade on the counts: m(t) = #{j : need_j ≤ m(t−1)}.
         let mut m = 0usize;
         let mut cumulative = 0usize;
@@ -829,6 +930,39 @@ fn position(padded: &[f64], inv_step: f64, theta: f64) -> usize {
         k
     } else {
         padded[1..=len].partition_point(|&p| p < theta)
+    }
+}
+
+/// [`position`] on the row `row(0), …, row(len − 1)` given as a function (padded on both sides
+/// with `∓∞`), evaluating only the entries the search looks at: the same comparisons on the same
+/// values, so the same answer, `(0..len).partition_point(|m| row(m) < theta)`.
+#[inline]
+fn position_computed(len: usize, row: impl Fn(usize) -> f64, inv_step: f64, theta: f64) -> usize {
+    let padded = |k: usize| {
+        if k == 0 {
+            f64::NEG_INFINITY
+        } else if k > len {
+            f64::INFINITY
+        } else {
+            row(k - 1)
+        }
+    };
+    let mut k = (((theta - padded(1)) * inv_step) as usize).min(len - 1) + 1;
+    k -= usize::from(padded(k) >= theta);
+    k += usize::from(padded(k + 1) < theta);
+    if padded(k) < theta && padded(k + 1) >= theta {
+        k
+    } else {
+        let (mut lo, mut hi) = (0, len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if row(mid) < theta {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 
@@ -1168,6 +1302,85 @@ mod tests {
             let support = 1 + 1 + c.conceded.iter().filter(|x| **x).count() as u64;
             assert_eq!(tally.support, support);
             assert_eq!(tally.adopted, u64::from(support >= 5));
+        }
+    }
+
+    #[test]
+    fn kernel_without_the_table_draws_the_same_trials() {
+        // Spreads with a normal guess, one lost in rounding (binary search) and flat rows.
+        for spread in [0.7, 1e-17, 0.0] {
+            let dissent: Vec<(f64, f64)> = (0..40)
+                .map(|j| ((j as f64 * 0.37) % 1.0, (j as f64 * 0.61) % 1.0))
+                .collect();
+            let sc = scenario(&dissent, 0.9, spread);
+            let tabulated = Prepared::with_table(&sc, true);
+            let computed = Prepared::with_table(&sc, false);
+            assert!(!tabulated.table.is_empty() && computed.table.is_empty());
+            let d = tabulated.dissenters.len();
+            let (mut a, mut b) = (Tally::new(d), Tally::new(d));
+            let (mut sa, mut sb) = (Scratch::new(d), Scratch::new(d));
+            let (mut ra, mut rb) = (block_rng(7, 3), block_rng(7, 3));
+            for _ in 0..5_000 {
+                tabulated.trial(&mut ra, &mut sa, &mut a);
+                computed.trial(&mut rb, &mut sb, &mut b);
+                assert_eq!(sa.need, sb.need, "spread {spread}");
+            }
+            assert_eq!(
+                (a.conceded, a.adopted, a.support, a.rounds),
+                (b.conceded, b.adopted, b.support, b.rounds)
+            );
+        }
+    }
+
+    #[test]
+    fn many_dissenters_are_decided_without_the_table() {
+        let dissent: Vec<(f64, f64)> = (0..TABLE_MAX_DISSENTERS + 1)
+            .map(|j| (0.1 + (j % 7) as f64 * 0.05, 0.2 + (j % 5) as f64 * 0.1))
+            .collect();
+        let sc = scenario(&dissent, 0.9, 0.5);
+        assert!(Prepared::new(&sc).table.is_empty());
+        let f = sc.monte_carlo(&mc(64, 5, 1)).unwrap();
+        assert_eq!(f.dissenters(), TABLE_MAX_DISSENTERS + 1);
+        // The same 64 trials (one block) with the table give the same forecast.
+        let tabulated = Prepared::with_table(&sc, true);
+        let d = tabulated.dissenters.len();
+        let (mut tally, mut scratch, mut rng) = (Tally::new(d), Scratch::new(d), block_rng(5, 0));
+        for _ in 0..64 {
+            tabulated.trial(&mut rng, &mut scratch, &mut tally);
+        }
+        for (j, &i) in tabulated.dissenters.iter().enumerate() {
+            assert_eq!(f.concede_probability[i], tally.conceded[j] as f64 / 64.0);
+        }
+        assert_eq!(f.adoption_probability, tally.adopted as f64 / 64.0);
+    }
+
+    #[test]
+    fn the_support_distribution_skips_only_exact_zeros() {
+        // 3,000 dissenters: the tails of the distribution underflow to 0 on the way.
+        let dissent: Vec<(f64, f64)> = (0..3_000)
+            .map(|j| (0.2 + (j % 13) as f64 * 0.05, (j % 7) as f64 * 0.1))
+            .collect();
+        let mut sc = scenario(&dissent, 0.8, 0.3);
+        for quota in [0.3, 0.5, 0.7] {
+            sc.rule = BaseRule::QualifiedMajority { quota };
+            let f = sc.deterministic().unwrap();
+            // The full convolution, every entry every time, as it was written before.
+            let d = dissent.len();
+            let mut dist = vec![0.0f64; d + 1];
+            dist[0] = 1.0;
+            for j in 0..d {
+                let pj = f.concede_probability[j + 1];
+                let supports = pj * 1.0 + (1.0 - pj) * 0.0;
+                for k in (0..=j + 1).rev() {
+                    let stay = dist[k] * (1.0 - supports);
+                    let moved_in = if k > 0 { dist[k - 1] * supports } else { 0.0 };
+                    dist[k] = stay + moved_in;
+                }
+            }
+            assert_eq!(dist[0], 0.0, "the lower tail underflows");
+            let required = (quota * (d + 1) as f64 - 1e-9).ceil() as usize;
+            let expected = dist[required - 1..].iter().sum::<f64>().clamp(0.0, 1.0);
+            assert_eq!(f.adoption_probability, expected, "quota {quota}");
         }
     }
 

@@ -632,3 +632,87 @@ mod friedkin_johnsen {
         ));
     }
 }
+
+/// Issue 10: 20,000 members (every third objecting, the lead `L00000` supporting) decide as the
+/// model says, checked member by member against quantities the decision reports: without spread
+/// (no cascade) the mean field concedes with the pull `(1 − r)·pressure·s` itself.
+#[test]
+fn a_large_electorate_decides_as_the_model_says() {
+    const N: usize = 20_000;
+    let code = |i: usize| format!("L{i:05}");
+    let objects = |i: usize| i % 3 == 1;
+    let salience = |i: usize| {
+        if i % 6 == 1 {
+            1.0
+        } else {
+            (i % 10) as f64 / 10.0
+        }
+    };
+    let members: Vec<Member> = (0..N)
+        .map(|i| {
+            // The lead's economy is far larger: every other member is somewhat susceptible.
+            let gdp = if i == 0 { 1e5 } else { 10.0 + (i % 97) as f64 };
+            member(&code(i), &[("gdp_usd_bn", gdp)])
+        })
+        .collect();
+    let ballots: Vec<Ballot> = (0..N)
+        .map(|i| {
+            let choice = if objects(i) {
+                Choice::Object
+            } else {
+                Choice::Support
+            };
+            ballot(&code(i), choice, Some(salience(i)))
+        })
+        .collect();
+    let base = DecisionRequest {
+        members,
+        ballots,
+        parameters: HashMap::from([("lead".to_string(), code(0))]),
+        seed: 11,
+        ..sample_request(1)
+    };
+    let dissenters = (0..N).filter(|&i| objects(i)).count();
+
+    let d = decide(&with(
+        base.clone(),
+        &[
+            ("mode", "deterministic"),
+            ("spread", "0"),
+            ("pressure", "0.7"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(d.metrics["dissenters"], dissenters as f64);
+    assert_eq!(d.member_results.len(), N);
+    for (i, r) in d.member_results.iter().enumerate() {
+        let (s, res) = (r.metrics["susceptibility"], r.metrics["resistance"]);
+        assert_eq!(res, salience(i));
+        let concede = r.metrics.get("concede_probability").copied();
+        if objects(i) {
+            let pull = ((1.0 - res) * (0.7 * s + 0.0 * 0.0)).clamp(0.0, 1.0);
+            assert_eq!(concede, Some(pull), "{}", r.member);
+        } else {
+            assert!(concede.is_none_or(|p| p == 0.0), "{}", r.member);
+        }
+    }
+    // Members with salience 1 never concede: under unanimity it cannot be adopted.
+    assert_eq!(d.metrics["adoption_probability"], 0.0);
+    assert_eq!(Outcome::try_from(d.outcome), Ok(Outcome::Rejected));
+
+    // Monte Carlo with overwhelming pressure: every dissenter concedes in every trial except
+    // those with salience 1, who never do (thresholds are in (0, 1]).
+    let d = decide(&with(
+        base,
+        &[("trials", "20"), ("pressure", "1000000"), ("spread", "0.5")],
+    ))
+    .unwrap();
+    assert_eq!(d.metrics["trials"], 20.0);
+    for (i, r) in d.member_results.iter().enumerate() {
+        if objects(i) {
+            let expected = if salience(i) == 1.0 { 0.0 } else { 1.0 };
+            assert_eq!(r.metrics["concede_probability"], expected, "{}", r.member);
+        }
+    }
+    assert_eq!(d.metrics["adoption_probability"], 0.0);
+}

@@ -761,4 +761,68 @@ mod tests {
             Err(PolicyError::InvalidRequest(_))
         ));
     }
+
+    /// Issue 10: 20,000 members, one in 997 objecting, one in 10 abstaining and one in 50
+    /// silent: the outcome, tallies, blockers and pivotal members are what a one-pass count of
+    /// the ballots says; with the objections withdrawn it is adopted and everyone is pivotal.
+    #[test]
+    fn a_large_electorate_decides_as_its_ballots_say() {
+        const N: usize = 20_000;
+        let code = |i: usize| format!("L{i:05}");
+        let choice = |i: usize| {
+            if i % 997 == 3 {
+                Some(Choice::Object)
+            } else if i % 10 == 1 {
+                Some(Choice::Abstain)
+            } else if i % 50 == 7 {
+                None
+            } else {
+                Some(Choice::Support)
+            }
+        };
+        let mut r = request(Procedure::OpenVote, true, &[]);
+        r.parameters.insert("missing".into(), "acquiesce".into());
+        r.members = (0..N)
+            .map(|i| Member {
+                code: code(i),
+                name: member_name(&code(i)),
+                status: MemberStatus::Active as i32,
+                ..Default::default()
+            })
+            .collect();
+        r.ballots = (0..N)
+            .filter_map(|i| {
+                choice(i).map(|c| Ballot {
+                    member: member_name(&code(i)),
+                    choice: c as i32,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let objectors: Vec<String> = (0..N)
+            .filter(|&i| choice(i) == Some(Choice::Object))
+            .map(|i| member_name(&code(i)))
+            .collect();
+        let count = |c: Option<Choice>| (0..N).filter(|&i| choice(i) == c).count() as f64;
+        let d = decide(&r);
+        assert_eq!(outcome(&d), (Outcome::Rejected, true));
+        assert_eq!(d.blockers, objectors);
+        assert!(d.pivotal_members.is_empty(), "more than one objector");
+        assert_eq!(d.metrics["eligible"], N as f64);
+        assert_eq!(d.metrics["objectors"], count(Some(Choice::Object)));
+        assert_eq!(d.metrics["supporters"], count(Some(Choice::Support)));
+        assert_eq!(d.metrics["abstainers"], count(Some(Choice::Abstain)));
+        assert_eq!(d.metrics["not_voted"], count(None));
+        assert_eq!(d.member_results.len(), N);
+
+        for b in &mut r.ballots {
+            if b.choice == Choice::Object as i32 {
+                b.choice = Choice::Support as i32;
+            }
+        }
+        let d = decide(&r);
+        assert_eq!(outcome(&d), (Outcome::Adopted, true));
+        assert!(d.blockers.is_empty());
+        assert_eq!(d.pivotal_members.len(), N, "any one member could block");
+    }
 }

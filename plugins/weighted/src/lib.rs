@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod power;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,7 +40,9 @@ pub const DEFAULT_QUOTA: &str = "0.6666666666666666";
 /// The indices reported by default.
 pub const DEFAULT_INDICES: &str = "banzhaf,shapley_shubik";
 
-/// The `weighted` policy. Stateless: everything comes from the request.
+/// The `weighted` policy. Everything comes from the request; the power analyses are kept in a
+/// small cache keyed by the game and the options ([`cache`]), so that deciding the same
+/// electorate under the same rule again does not analyse it again.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WeightedPolicy;
 
@@ -561,7 +564,7 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
     let eligible_weight: u64 = weights.iter().sum();
     let game = Game::new(weights, config.rule(n, eligible_weight));
     let power = config.indices.map(|indices| {
-        power::analyse(
+        cache::analyse(
             &game,
             &Options {
                 indices,
@@ -571,6 +574,7 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
             },
         )
     });
+    let power = power.as_deref();
 
     // Pivotal: a switch (for ↔ not for) of the member alone flips the provisional outcome.
     // Each switch changes the tally by one member, so it is re-evaluated in O(1).
@@ -722,7 +726,7 @@ fn decide(config: &Config, seats: &[Seat<'_>], deadline_passed: bool) -> Decisio
         deadline_passed,
         waiting,
         weight_waiting,
-        power: &power,
+        power,
         blocker: &blocker,
         eligible_weight,
     });
@@ -767,7 +771,7 @@ struct Explain<'a> {
     deadline_passed: bool,
     waiting: usize,
     weight_waiting: u64,
-    power: &'a Option<Result<PowerIndices, power::PowerError>>,
+    power: Option<&'a Result<PowerIndices, power::PowerError>>,
     blocker: &'a [bool],
     eligible_weight: u64,
 }

@@ -692,3 +692,103 @@ fn nato_allies_by_defence_spending() {
     // US swings are the winning coalitions: it is a swing in every one.
     assert_eq!(usa.metrics["swings"], d.metrics["coalitions_winning"]);
 }
+
+/// Issue 10: a large electorate (20,000 members, no indices) decides as its tallies say: the
+/// outcome, the tallies and the pivotal members equal a reference computed here in one pass.
+#[test]
+fn a_large_electorate_decides_as_its_tallies_say() {
+    const N: usize = 20_000;
+    let codes: Vec<String> = (0..N).map(|i| format!("L{i:05}")).collect();
+    let weight = |i: usize| 1 + (i * 7919 % 13) as u64;
+    let choice = |i: usize| match i % 5 {
+        0 => Some(Object),
+        1 => Some(Abstain),
+        2 => None,
+        _ => Some(Support),
+    };
+    let members: Vec<(&str, f64)> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), weight(i) as f64))
+        .collect();
+    let ballots: Vec<(&str, Choice)> = codes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| choice(i).map(|ch| (c.as_str(), ch)))
+        .collect();
+    let d = decide(&request(&members, &ballots, &[("indices", "none")], true));
+
+    // Reference: abstainers and (after the deadline) non-voters count against; quota ⅔.
+    let total: u64 = (0..N).map(weight).sum();
+    let sum = |pred: &dyn Fn(Option<Choice>) -> bool| -> u64 {
+        (0..N).filter(|&i| pred(choice(i))).map(weight).sum()
+    };
+    let weight_for = sum(&|c| c == Some(Support));
+    let quota = (2 * total).div_ceil(3);
+    let adopted = weight_for >= quota;
+    assert_eq!(
+        outcome(&d),
+        if adopted {
+            Outcome::Adopted
+        } else {
+            Outcome::Rejected
+        }
+    );
+    assert_eq!(d.metrics["weight_for"], weight_for as f64);
+    assert_eq!(d.metrics["weight_total"], total as f64);
+    assert_eq!(d.metrics["quota_weight"], quota as f64);
+    assert_eq!(
+        d.metrics["weight_against"],
+        sum(&|c| c == Some(Object)) as f64
+    );
+    assert_eq!(
+        d.metrics["weight_abstain"],
+        sum(&|c| c == Some(Abstain)) as f64
+    );
+    assert_eq!(d.metrics["weight_not_voted"], sum(&|c| c.is_none()) as f64);
+    assert_eq!(d.metrics["members_for"], (2 * N / 5) as f64);
+    assert_eq!(d.member_results.len(), N);
+    // Pivotal: a supporter whose switch drops the weight below the quota, or a member not in
+    // favour whose support would lift it to the quota.
+    let pivotal: Vec<String> = (0..N)
+        .filter(|&i| {
+            if choice(i) == Some(Support) {
+                adopted && weight_for - weight(i) < quota
+            } else {
+                !adopted && weight_for + weight(i) >= quota
+            }
+        })
+        .map(|i| member_name(&codes[i]))
+        .collect();
+    assert_eq!(d.pivotal_members, pivotal);
+    assert!(d.blockers.is_empty(), "nobody has a veto among 20,000");
+}
+
+/// Issue 10: deciding the same electorate under the same rule again (the power analysis from the
+/// cache, see `cache.rs`) gives the same decision, whatever the ballots.
+#[test]
+fn the_same_electorate_and_rule_reuse_the_power_analysis() {
+    let codes: Vec<String> = (0..300).map(|i| format!("K{i:04}")).collect();
+    let members: Vec<(&str, f64)> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), 3.0 + (i % 11) as f64))
+        .collect();
+    let ballots: Vec<(&str, Choice)> = codes.iter().map(|c| (c.as_str(), Support)).collect();
+    let r = request(
+        &members,
+        &ballots,
+        &[("power_samples", "2000"), ("power_method", "monte_carlo")],
+        true,
+    );
+    let first = decide(&r);
+    assert_eq!(decide(&r), first);
+    // The same electorate with other ballots: the same game, the same indices.
+    let mut other = r.clone();
+    other.ballots.truncate(100);
+    let d = decide(&other);
+    assert_eq!(
+        result(&d, "K0007").metrics["banzhaf"],
+        result(&first, "K0007").metrics["banzhaf"]
+    );
+}

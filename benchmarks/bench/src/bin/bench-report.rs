@@ -11,6 +11,11 @@
 //! `bench-report isolated` (or `boundary`, `power`, `pressure`, several allowed) runs only those
 //! sections. The isolated rows need the release runner: `cargo build --release -p
 //! accord-policy-runner`.
+//!
+//! `bench-report scale` (only when asked for: about a minute) times each policy, linked in, on
+//! synthetic electorates of 10,000 and 100,000 members (`accord_bench::synthetic_request`)
+//! against issue 10's targets (100 ms and 1 s without power indices), and the weighted policy's
+//! power-analysis cache (the same electorate and rule decided again).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -19,12 +24,12 @@ use accord_bench::timing::{Measurement, Plan, measure, measure_pair};
 use accord_bench::{
     SEED, end_nmi_request, nato_pressure_scenario, nato_spending_game, pressure_mapping_matches,
     release_library, release_runner_path, same_decision, synthetic_game,
-    synthetic_pressure_scenario, with_parameters,
+    synthetic_pressure_scenario, synthetic_request, with_parameters,
 };
 use accord_policy_sdk::DecisionPolicy;
 use accord_policy_sdk::electorate::ElectorateSnapshot;
 use accord_policy_sdk::prost::Message;
-use accord_policy_sdk::proto::{DecisionRequest, DecisionResponse};
+use accord_policy_sdk::proto::{DecisionRequest, DecisionResponse, Outcome};
 use accord_pressure::model::{MonteCarlo, Scenario};
 use accord_weighted::power::{Game, MAX_PLAYERS, power_indices};
 
@@ -36,6 +41,10 @@ const ISOLATED_OVERHEAD: Duration = Duration::from_micros(50);
 const POWER_LIMIT: Duration = Duration::from_secs(1);
 /// The Monte Carlo target, trials per second per core.
 const TRIALS_PER_CORE: f64 = 1e6;
+/// Issue 10: a decision of 10,000 members without power indices.
+const SCALE_10K: Duration = Duration::from_millis(100);
+/// Issue 10: a decision of 100,000 members without power indices.
+const SCALE_100K: Duration = Duration::from_secs(1);
 
 struct Row {
     case: String,
@@ -489,6 +498,177 @@ fn pressure(rows: &mut Vec<Row>) {
     }
 }
 
+/// One call of `policy` on `request`: its outcome (or the refusal), and how long it took.
+fn once(
+    policy: &dyn DecisionPolicy,
+    request: &DecisionRequest,
+) -> (Result<String, String>, Duration) {
+    let start = Instant::now();
+    let decided = policy.decide_message(request);
+    let elapsed = start.elapsed();
+    let result = decided
+        .map(|d| {
+            let outcome = Outcome::try_from(d.outcome).unwrap_or(Outcome::Unspecified);
+            format!("{outcome:?}").to_lowercase()
+        })
+        .map_err(|e| first_line(&e.to_string()));
+    (result, elapsed)
+}
+
+/// A scale case: label, policy, parameters, and whether issue 10's target applies to it.
+type ScaleCase<'a> = (
+    &'a str,
+    &'a dyn DecisionPolicy,
+    Vec<(&'a str, &'a str)>,
+    bool,
+);
+
+/// Issue 10: each policy linked in, on synthetic electorates of 10,000 and 100,000 members,
+/// against 100 ms and 1 s; and the weighted policy's power-analysis cache.
+fn scale(rows: &mut Vec<Row>) {
+    let weighted = &accord_weighted::WeightedPolicy;
+    let pressure = &accord_pressure::PressurePolicy;
+    for (members, target) in [(10_000usize, SCALE_10K), (100_000, SCALE_100K)] {
+        let request = synthetic_request(members);
+        let lead = accord_bench::synthetic_lead();
+        let cases: [ScaleCase<'_>; 8] = [
+            (
+                "unanimity (defaults)",
+                &accord_unanimity::Unanimity,
+                vec![],
+                true,
+            ),
+            (
+                "weighted, indices = none",
+                weighted,
+                vec![("indices", "none")],
+                true,
+            ),
+            (
+                "weighted (defaults: Banzhaf and Shapley–Shubik, Monte Carlo past 127 members), \
+                 first analysis (cache emptied before each call)",
+                weighted,
+                vec![],
+                false,
+            ),
+            (
+                "pressure, mode = deterministic (mean field)",
+                pressure,
+                vec![lead, ("mode", "deterministic")],
+                true,
+            ),
+            (
+                "pressure, mode = deterministic, base_rule = qualified_majority (quota 0.5)",
+                pressure,
+                vec![
+                    lead,
+                    ("mode", "deterministic"),
+                    ("base_rule", "qualified_majority"),
+                    ("base_quota", "0.5"),
+                ],
+                true,
+            ),
+            (
+                "pressure (defaults: Monte Carlo, 100,000 trials)",
+                pressure,
+                vec![lead],
+                false,
+            ),
+            (
+                "pressure, Monte Carlo, 1,000 trials",
+                pressure,
+                vec![lead, ("trials", "1000")],
+                false,
+            ),
+            (
+                "bargaining (defaults; the synthetic ballots carry no positions)",
+                &accord_bargaining::Bargaining,
+                vec![],
+                true,
+            ),
+        ];
+        for (label, policy, parameters, targeted) in cases {
+            let request = with_parameters(request.clone(), &parameters);
+            let first_analysis = label.contains("cache emptied");
+            let call = || {
+                if first_analysis {
+                    accord_weighted::cache::clear();
+                }
+                policy.decide_message(&request)
+            };
+            if first_analysis {
+                accord_weighted::cache::clear();
+            }
+            let (result, elapsed) = once(policy, &request);
+            let case = format!("Scale — {label}, {members} members");
+            let outcome = match &result {
+                Ok(outcome) => outcome.clone(),
+                Err(refused) => {
+                    rows.push(Row::info(
+                        case,
+                        format!("refused in {}: {refused}", time(elapsed)),
+                    ));
+                    continue;
+                }
+            };
+            let m = measure(&Plan::for_call(elapsed), call);
+            let mut row = Row::info(format!("{case} ({outcome})"), spread(&m));
+            row.target = format!("< {}", time(target));
+            row.result = if targeted {
+                verdict(m.median < target)
+            } else {
+                format!(
+                    "{} (not a target case)",
+                    if m.median < target { "under" } else { "over" }
+                )
+            };
+            rows.push(row);
+        }
+    }
+    // The cache: the same electorate and rule decided again, against the first analysis.
+    for (label, request) in [
+        ("32 allies (exact indices)", end_nmi_request()),
+        (
+            "10,000 members (Monte Carlo indices)",
+            synthetic_request(10_000),
+        ),
+    ] {
+        accord_weighted::cache::clear();
+        let first = weighted.decide_message(&request).expect("weighted decides");
+        assert_eq!(
+            weighted.decide_message(&request).expect("weighted decides"),
+            first,
+            "cached = computed"
+        );
+        let start = Instant::now();
+        accord_weighted::cache::clear();
+        weighted.decide_message(&request).unwrap();
+        let plan = Plan::for_call(start.elapsed());
+        let (cold, warm) = measure_pair(
+            &plan,
+            || {
+                accord_weighted::cache::clear();
+                weighted.decide_message(&request).unwrap()
+            },
+            || weighted.decide_message(&request).unwrap(),
+        );
+        rows.push(Row {
+            case: format!(
+                "Scale — weighted (defaults), {label}: the same electorate and rule again (power \
+                 analysis from the cache) vs the first analysis"
+            ),
+            measured: spread(&warm),
+            baseline: spread(&cold),
+            ratio: format!(
+                "{:.3}×",
+                warm.median.as_secs_f64() / cold.median.as_secs_f64()
+            ),
+            target: "—".into(),
+            result: "—".into(),
+        });
+    }
+}
+
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -531,6 +711,8 @@ fn main() {
     let mut rows = Vec::new();
     let only: Vec<String> = std::env::args().skip(1).collect();
     let run = |section: &str| only.is_empty() || only.iter().any(|s| s == section);
+    // The large electorates take about a minute: only when asked for.
+    let asked = |section: &str| only.iter().any(|s| s == section);
     if run("boundary") {
         eprintln!("boundary…");
         boundary(&mut rows);
@@ -547,6 +729,10 @@ fn main() {
     if run("pressure") {
         eprintln!("pressure Monte Carlo…");
         pressure(&mut rows);
+    }
+    if asked("scale") {
+        eprintln!("large electorates…");
+        scale(&mut rows);
     }
 
     let mut out = String::new();
