@@ -26,7 +26,7 @@ pub mod process;
 pub mod trust;
 
 pub use artifacts::{
-    BARGAINING, CRASHING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir, library,
-    sha256sum,
+    ABI_1_0, BARGAINING, CRASHING, HANGING, PANICKING, PRESSURE, UNANIMITY, WEIGHTED, build_dir,
+    library, sha256sum,
 };
 pub use process::{Options, ServerProcess, TlsOptions};
