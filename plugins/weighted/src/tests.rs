@@ -583,7 +583,8 @@ fn indices_parameter_selects_the_indices() {
 /// Without indices the decision is linear in the number of members (the issue reported
 /// ~30 s for 100,000 members: the pivotal members were found by re-tallying once per member).
 #[test]
-fn many_members_decide_in_linear_time_without_indices() {
+fn ten_thousand_members_decide_without_indices() {
+    // How fast is measured in the benchmarks (`bench-report scale`), not here.
     let codes: Vec<String> = (0..10_000).map(|i| format!("M{i:05}")).collect();
     let members: Vec<(&str, f64)> = codes
         .iter()
@@ -596,13 +597,15 @@ fn many_members_decide_in_linear_time_without_indices() {
         .map(|(i, c)| (c.as_str(), if i % 4 == 0 { Object } else { Support }))
         .collect();
     let r = request(&members, &ballots, &[("indices", "none")], true);
-    let started = Instant::now();
     let d = decide(&r);
-    let elapsed = started.elapsed();
     assert_eq!(d.member_results.len(), 10_000);
     assert_eq!(outcome(&d), Outcome::Adopted);
-    // Unoptimised build, shared machine: generous; the release figure is in the example.
-    assert!(elapsed.as_secs_f64() < 2.0, "{elapsed:?}");
+    assert!(
+        d.member_results
+            .iter()
+            .all(|r| !r.metrics.contains_key("banzhaf")),
+        "no indices were asked for"
+    );
 }
 
 /// The 32 allies from `data/nato/members.csv`, with every numeric column as an attribute.
