@@ -10,15 +10,17 @@
 //!
 //! The checks: the handshake (the library loads through the real host loader, which also runs
 //! the self-test), the descriptor, garbage bytes in → an error and not a crash, the same request
-//! and seed → byte-identical answers, and a well-formed decision.
+//! and seed → byte-identical answers, for an ABI 1.1 library the same answers through a
+//! registered electorate as with the members inline, and a well-formed decision.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
 
+use crate::electorate::ElectorateSnapshot;
 use crate::host::{CallError, PolicyLibrary};
-use crate::proto::{DecisionResponse, Outcome};
+use crate::proto::{DecisionRequest, DecisionResponse, Outcome};
 use crate::selftest::sample_request;
 
 /// The result of one check.
@@ -171,6 +173,43 @@ pub fn check_library(path: &Path) -> Report {
                 Err("two calls with seed 42 gave different decisions".to_string())
             }
             (Err(e), _) | (_, Some(Err(e))) => Err(format!("the sample request failed: {e}")),
+        },
+    );
+
+    // ABI 1.1: the members registered once and named by id must give the very answer the
+    // same request gives with its members inline (the loader checks the self-test request;
+    // this checks the sample requests too, with their ballots and seeds).
+    report.record(
+        "electorate registered, same bytes",
+        if library.abi_minor() == 0 {
+            Ok("an ABI 1.0 library: the members travel in every request".to_string())
+        } else {
+            (1..=3u64)
+                .try_for_each(|seed| {
+                    let whole = sample_request(seed);
+                    let snapshot = ElectorateSnapshot::new(&whole.members);
+                    let without = DecisionRequest {
+                        members: Vec::new(),
+                        ..whole.clone()
+                    }
+                    .encode_to_vec();
+                    let inline = library.decide_bytes(&whole.encode_to_vec());
+                    let named = library.decide_bytes_in(&snapshot, &without);
+                    match (inline, named) {
+                        (Ok(a), Ok(b)) if a == b => Ok(()),
+                        (Ok(_), Ok(_)) => Err(format!(
+                            "seed {seed}: the request naming a registered electorate got another \
+                             answer than the same request with its members (read them with \
+                             Request::members)"
+                        )),
+                        (Err(e), _) | (_, Err(e)) => Err(format!("seed {seed}: {e}")),
+                    }
+                })
+                .map(|()| {
+                    "three sample requests, inline and through a registered electorate, gave \
+                     byte-identical answers"
+                        .to_string()
+                })
         },
     );
 
