@@ -545,21 +545,17 @@ impl Store for PostgresStore {
             }
         }
         audit(&mut tx, entries).await?;
-        let mut changes = vec![Change::Closed { proposal_id: id }];
-        if closing
-            .effects
-            .iter()
-            .any(|e| matches!(e, Effect::UpdatePartner(_)))
-        {
+        // The records the effects changed first: a replica has forgotten them by the time it
+        // tells its watchers of the close.
+        let partners = |e: &Effect| matches!(e, Effect::UpdatePartner(_));
+        let mut changes = Vec::new();
+        if closing.effects.iter().any(partners) {
             changes.push(Change::Partners);
         }
-        if closing
-            .effects
-            .iter()
-            .any(|e| !matches!(e, Effect::UpdatePartner(_)))
-        {
+        if !closing.effects.iter().all(partners) {
             changes.push(Change::Missions);
         }
+        changes.push(Change::Closed { proposal_id: id });
         self.notify(&mut tx, &changes).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(proposal)

@@ -1846,8 +1846,8 @@ async fn policy_changes_are_kept_in_order(backend: Backend) {
         Change::Partners,
         Change::Missions,
         Change::ProposalCreated { proposal_id: 2 },
-        Change::Closed { proposal_id: 2 },
         Change::Missions,
+        Change::Closed { proposal_id: 2 },
     ];
     for want in expected {
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
