@@ -1,11 +1,14 @@
-//! The alliance's records: members (the allies), partners and missions — reading them, and the
-//! operator's create and update calls with their validation and field masks.
+//! The alliance's records: members (the allies), partners and missions — reading them (from
+//! memory: `cache.rs`), and the operator's create and update calls with their validation and
+//! field masks, each of which invalidates the cached records of its kind once the store has
+//! committed (or refused) it.
 
 use accord_proto::names::{self, MEMBERS, MISSIONS, PARTNERS};
 use accord_proto::v1::{
     Member, MemberStatus, Mission, MissionArea, MissionStatus, Partner, PartnerCategory,
     SummitParticipation,
 };
+use accord_store::{Page, PageRequest};
 use prost_types::FieldMask;
 
 use crate::app::{App, parse_enum, parse_name};
@@ -154,6 +157,73 @@ fn check_mission(mission: &Mission) -> DomainResult<()> {
 }
 
 impl App {
+    /// One member by code ("USA"), from memory.
+    pub async fn get_member(&self, code: &str) -> DomainResult<Member> {
+        Ok(self.members.with(&*self.store, code, Member::clone).await?)
+    }
+
+    /// A page of members, optionally only those with `status`: cut from the members in memory
+    /// exactly as the store would page them (same tokens), or read from a store that cannot.
+    pub async fn list_members(
+        &self,
+        status: Option<MemberStatus>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Member>> {
+        Ok(match &self.pages {
+            Some(pages) => pages.members(&self.members.all(&*self.store).await?, status, &page)?,
+            None => self.store.list_members(status, page).await?,
+        })
+    }
+
+    /// One partner by code ("UKR"), from memory.
+    pub async fn get_partner(&self, code: &str) -> DomainResult<Partner> {
+        Ok(self
+            .partners
+            .with(&*self.store, code, Partner::clone)
+            .await?)
+    }
+
+    /// A page of partners, optionally only those with `participation` (as [`Self::list_members`]).
+    pub async fn list_partners(
+        &self,
+        participation: Option<SummitParticipation>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Partner>> {
+        Ok(match &self.pages {
+            Some(pages) => {
+                let all = self.partners.all(&*self.store).await?;
+                pages.partners(&all, participation, &page)?
+            }
+            None => self.store.list_partners(participation, page).await?,
+        })
+    }
+
+    /// One mission by id ("KFOR"), from memory.
+    pub async fn get_mission(&self, id: &str) -> DomainResult<Mission> {
+        Ok(self.missions.with(&*self.store, id, Mission::clone).await?)
+    }
+
+    /// A page of missions, optionally only those with `status` (as [`Self::list_members`]).
+    pub async fn list_missions(
+        &self,
+        status: Option<MissionStatus>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Mission>> {
+        Ok(match &self.pages {
+            Some(pages) => {
+                pages.missions(&self.missions.all(&*self.store).await?, status, &page)?
+            }
+            None => self.store.list_missions(status, page).await?,
+        })
+    }
+
+    /// Forgets the cached partners and missions: an adopted proposal's effects may have changed
+    /// them (called after every close, whatever it did).
+    pub fn effects_applied(&self) {
+        self.partners.invalidate();
+        self.missions.invalidate();
+    }
+
     /// Adds a member.
     pub async fn create_member(&self, member: Option<Member>) -> DomainResult<Member> {
         let mut member = member.ok_or_else(|| DomainError::invalid("member", "is required"))?;
@@ -216,7 +286,9 @@ impl App {
         iso3("partner.code", &partner.code)?;
         partner.name = names::name(PARTNERS, &partner.code);
         check_partner(&partner)?;
-        self.store.create_partner(&partner).await?;
+        let created = self.store.create_partner(&partner).await;
+        self.partners.invalidate();
+        created?;
         Ok(partner)
     }
 
@@ -250,7 +322,9 @@ impl App {
             }
         }
         check_partner(&partner)?;
-        self.store.update_partner(&partner).await?;
+        let updated = self.store.update_partner(&partner).await;
+        self.partners.invalidate();
+        updated?;
         Ok(partner)
     }
 
@@ -274,7 +348,9 @@ impl App {
         }
         mission.name = names::name(MISSIONS, &mission.id);
         check_mission(&mission)?;
-        self.store.create_mission(&mission).await?;
+        let created = self.store.create_mission(&mission).await;
+        self.missions.invalidate();
+        created?;
         Ok(mission)
     }
 
@@ -318,7 +394,9 @@ impl App {
             }
         }
         check_mission(&mission)?;
-        self.store.update_mission(&mission).await?;
+        let updated = self.store.update_mission(&mission).await;
+        self.missions.invalidate();
+        updated?;
         Ok(mission)
     }
 }

@@ -84,12 +84,7 @@ impl MemberService for Api {
         let status: MemberStatus = parse_enum("status", r.status)?;
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
         let filter = (status != MemberStatus::Unspecified).then_some(status);
-        let result = self
-            .0
-            .store
-            .list_members(filter, page)
-            .await
-            .map_err(DomainError::from)?;
+        let result = self.0.list_members(filter, page).await?;
         ok(ListMembersResponse {
             members: result.items,
             next_page_token: result.next_token,
@@ -102,12 +97,7 @@ impl MemberService for Api {
             .await?;
         let name = request.into_inner().name;
         let code = parse_name("name", MEMBERS, &name)?;
-        let member = self
-            .0
-            .store
-            .get_member(code)
-            .await
-            .map_err(DomainError::from)?;
+        let member = self.0.get_member(code).await?;
         ok(GetMemberResponse {
             member: Some(member),
         })
@@ -180,12 +170,7 @@ impl PartnerService for Api {
             parse_enum("summit_participation", r.summit_participation)?;
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
         let filter = (participation != SummitParticipation::Unspecified).then_some(participation);
-        let result = self
-            .0
-            .store
-            .list_partners(filter, page)
-            .await
-            .map_err(DomainError::from)?;
+        let result = self.0.list_partners(filter, page).await?;
         ok(ListPartnersResponse {
             partners: result.items,
             next_page_token: result.next_token,
@@ -198,12 +183,7 @@ impl PartnerService for Api {
             .await?;
         let name = request.into_inner().name;
         let code = parse_name("name", PARTNERS, &name)?;
-        let partner = self
-            .0
-            .store
-            .get_partner(code)
-            .await
-            .map_err(DomainError::from)?;
+        let partner = self.0.get_partner(code).await?;
         ok(GetPartnerResponse {
             partner: Some(partner),
         })
@@ -260,12 +240,7 @@ impl MissionService for Api {
         let status: MissionStatus = parse_enum("status", r.status)?;
         let page = page(r.page_size, &r.page_token, DEFAULT_PAGE_SIZE)?;
         let filter = (status != MissionStatus::Unspecified).then_some(status);
-        let result = self
-            .0
-            .store
-            .list_missions(filter, page)
-            .await
-            .map_err(DomainError::from)?;
+        let result = self.0.list_missions(filter, page).await?;
         ok(ListMissionsResponse {
             missions: result.items,
             next_page_token: result.next_token,
@@ -278,12 +253,7 @@ impl MissionService for Api {
             .await?;
         let name = request.into_inner().name;
         let id = parse_name("name", MISSIONS, &name)?;
-        let mission = self
-            .0
-            .store
-            .get_mission(id)
-            .await
-            .map_err(DomainError::from)?;
+        let mission = self.0.get_mission(id).await?;
         ok(GetMissionResponse {
             mission: Some(mission),
         })

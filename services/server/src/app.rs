@@ -1,13 +1,14 @@
-//! The server's shared state: the store, the policy registry, the event hub and the deadline
-//! scheduler's wake-up, plus paging and name helpers every service uses.
+//! The server's shared state: the store, the records kept in memory (`cache.rs`), the policy
+//! registry, the event hub and the deadline scheduler's wake-up, plus paging and name helpers every service uses.
 
 use std::sync::Arc;
 
-use accord_store::{PageRequest, Store};
+use accord_proto::v1::{Mission, Partner};
+use accord_store::{MemoryPages, PageRequest, Store};
 use tokio::sync::Notify;
 
 use crate::auth::Authenticator;
-use crate::cache::{MemberCache, ProposalCache};
+use crate::cache::{MemberCache, ProposalCache, RecordCache};
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventHub;
@@ -41,9 +42,18 @@ pub struct App {
     pub config: Config,
     /// Per-proposal settling state (see [`Settlers`]).
     pub settlers: Settlers,
-    /// The member list, for validating ballots and building decision requests.
+    /// The members, for validating ballots, building decision requests, and GetMember and
+    /// ListMembers (`cache.rs`).
     pub members: MemberCache,
-    /// Open proposals, for the ballot path.
+    /// The partners, for GetPartner and ListPartners.
+    pub partners: RecordCache<Partner>,
+    /// The missions, for GetMission and ListMissions.
+    pub missions: RecordCache<Mission>,
+    /// Cuts List pages from the records in memory with the store's own page tokens; `None` if
+    /// the store cannot (then List calls read the store).
+    pub pages: Option<MemoryPages>,
+    /// Proposals (open ones until they close, closed ones up to a bound), for the ballot path
+    /// and GetProposal.
     pub proposals: ProposalCache,
     /// Who the caller is and what it may do (`auth.rs`).
     pub auth: Authenticator,
@@ -61,6 +71,7 @@ impl App {
     /// Builds the shared state.
     pub fn new(store: Arc<dyn Store>, policies: PolicyRegistry, config: Config) -> Arc<Self> {
         Arc::new(Self {
+            pages: store.memory_pages(),
             store,
             policies,
             events: EventHub::default(),
@@ -70,6 +81,8 @@ impl App {
             config: config.clone(),
             settlers: Settlers::default(),
             members: MemberCache::default(),
+            partners: RecordCache::default(),
+            missions: RecordCache::default(),
             proposals: ProposalCache::default(),
             auth: Authenticator::new(
                 config.operator_token.as_deref(),

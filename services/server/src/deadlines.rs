@@ -110,7 +110,9 @@ async fn terminate_ended_missions(app: &App) -> Result<(), accord_store::StoreEr
             .is_some_and(|d| Some(d) <= today);
         if ended {
             mission.status = MissionStatus::Terminated as i32;
-            app.store.update_mission(&mission).await?;
+            let updated = app.store.update_mission(&mission).await;
+            app.missions.invalidate();
+            updated?;
             info!(mission = %mission.name, "mission reached its end date: terminated");
         }
     }

@@ -318,10 +318,15 @@ impl App {
         Ok(stored)
     }
 
-    /// Gets a proposal by name.
+    /// Gets a proposal by name, from memory when it is kept there (`cache.rs`): a closed one
+    /// always (it never changes again); an open one only on a store no other replica writes
+    /// (its record changes only when it closes, which invalidates it), since another replica's
+    /// close reaches this one only with its notice and a read should not lag a close it follows.
     pub async fn get_proposal(&self, name: &str) -> DomainResult<Proposal> {
         let id = proposal_id("name", name)?;
-        Ok(self.store.get_proposal(id).await?)
+        let open_too = !self.store.shared();
+        let proposal = self.proposals.read(&*self.store, id, open_too).await?;
+        Ok(Proposal::clone(&proposal))
     }
 
     /// Lists proposals.
@@ -686,6 +691,7 @@ impl App {
         };
         let closed = self.store.close_proposal(id, &closing).await;
         self.proposals.invalidate(id);
+        self.effects_applied();
         let closed = closed?;
         let policy_id = proposal.policy.as_ref().map(|p| p.policy_id.as_str());
         self.metrics

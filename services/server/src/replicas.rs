@@ -4,11 +4,14 @@
 //!
 //! The invariants kept here:
 //! - **Caches stay exact across replicas.** Every change another replica commits reaches this
-//!   one as a [`Change`] (the store's LISTEN/NOTIFY, delivered in commit order); a member change
-//!   invalidates the member list, a close invalidates the proposal, and a lost notification
-//!   connection ([`Change::Resync`]) invalidates everything. Until a notice arrives a replica may
-//!   serve a proposal as still open, but nothing it *writes* depends on that: the store refuses a
-//!   ballot on a closed proposal and a second close, whichever replica tries.
+//!   one as a [`Change`] (the store's LISTEN/NOTIFY, delivered in commit order); a member,
+//!   partner or mission change (an operator's write or an adoption's effect) invalidates the
+//!   records of that kind, a close invalidates the proposal, and a lost notification connection
+//!   ([`Change::Resync`]) invalidates everything. Until a notice arrives a replica may serve a
+//!   record as it was before (a proposal as still open, a mission as before its update) — reads
+//!   through another replica follow a write within the notice's delivery — but nothing it
+//!   *writes* depends on that: the store refuses a ballot on a closed proposal and a second
+//!   close, whichever replica tries, and updates read the record from the store.
 //! - **Credentials are the same everywhere.** A token issued or revoked, or a ballot key
 //!   registered, through any replica reaches the others as [`Change::Credentials`]: each reloads
 //!   every token and key from the store (as at start), so a token revoked through one replica is
@@ -65,6 +68,8 @@ pub async fn follow_changes(app: Arc<App>) {
 async fn apply(app: &App, change: Change) {
     match change {
         Change::Members => app.members.invalidate(),
+        Change::Partners => app.partners.invalidate(),
+        Change::Missions => app.missions.invalidate(),
         Change::ProposalCreated { .. } => app.deadlines_changed.notify_one(),
         Change::Ballot {
             proposal_id,
@@ -78,6 +83,7 @@ async fn apply(app: &App, change: Change) {
         Change::Closed { proposal_id } => {
             let id = proposal_id.to_string();
             app.proposals.invalidate(&id);
+            app.effects_applied(); // as after a close on this replica
             if app.events.is_watched(&id) {
                 publish_close(app, &id).await;
             }
@@ -90,6 +96,8 @@ async fn apply(app: &App, change: Change) {
         Change::Resync => {
             reload_credentials(app).await;
             app.members.invalidate();
+            app.partners.invalidate();
+            app.missions.invalidate();
             app.proposals.invalidate("*");
             app.policies_changed.notify_one();
             app.deadlines_changed.notify_one();

@@ -56,8 +56,13 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// caches exact, to tell its watchers and to follow policy changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A member was created or updated.
+    /// A member was created, updated or deleted.
     Members,
+    /// A partner was created or updated (by the operator or by an adopted proposal's effect).
+    Partners,
+    /// A mission was created or updated (by the operator, by an adopted proposal's effect, or
+    /// terminated at its end date).
+    Missions,
     /// A proposal was created.
     ProposalCreated {
         /// Its id.
@@ -107,6 +112,7 @@ pub struct PolicyChange {
 pub use audit::{Entry as AuditEvent, Json};
 pub use audit_chain::{ChainBroken, ChainReport, ChainedEntry};
 pub use credentials::{BallotKeyRecord, TokenRecord};
+pub use paging::MemoryPages;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +293,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Partner>>;
     /// One partner by code.
     async fn get_partner(&self, code: &str) -> StoreResult<Partner>;
+    /// Every partner, ordered by code.
+    async fn all_partners(&self) -> StoreResult<Vec<Partner>>;
     /// Adds a partner.
     async fn create_partner(&self, partner: &Partner) -> StoreResult<()>;
     /// Replaces a partner (matched by code).
@@ -300,6 +308,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Mission>>;
     /// One mission by id ("KFOR").
     async fn get_mission(&self, id: &str) -> StoreResult<Mission>;
+    /// Every mission, ordered by id.
+    async fn all_missions(&self) -> StoreResult<Vec<Mission>>;
     /// Adds a mission.
     async fn create_mission(&self, mission: &Mission) -> StoreResult<()>;
     /// Replaces a mission (matched by id).
@@ -359,6 +369,13 @@ pub trait Store: Send + Sync + 'static {
     /// Changes made by *other* processes to the database, as they commit; `None` for a store no
     /// other process writes (SQLite).
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Cuts pages of members, partners and missions from listings held in memory exactly as
+    /// [`Self::list_members`] and its siblings page them (same tokens); `None` if this store
+    /// cannot (then list through the store).
+    fn memory_pages(&self) -> Option<MemoryPages> {
         None
     }
 

@@ -12,12 +12,17 @@
 //! A listing is ordered by one key column, ascending or descending ([`Order`]); a backend fetches
 //! the rows strictly beyond the token's key ([`Cursor::position`]) in that order, at most
 //! [`Cursor::limit`] of them (one more than the page, to know whether another page follows),
-//! and hands them to [`PageTokens::page`].
+//! and hands them to [`PageTokens::page`]. [`MemoryPages`] cuts the same pages, with the same
+//! tokens, from a listing a server holds in memory.
 
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::records::decode;
+use accord_proto::v1::{
+    Member, MemberStatus, Mission, MissionStatus, Partner, SummitParticipation,
+};
+
+use crate::records::{Record, decode};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 /// The direction of a listing along its key.
@@ -198,6 +203,94 @@ impl PageTokens {
                 .map(|k| self.make(&cursor.scope, &k.to_text()))
                 .unwrap_or_default(),
             total: total as usize,
+        })
+    }
+}
+
+/// Pages of members, partners or missions cut from the whole listing held in memory (a server's
+/// cache, see [`Store::memory_pages`](crate::Store::memory_pages)), exactly as the store itself
+/// pages them: the same records, totals and page tokens, so a token from either is good for the
+/// other. The records given must be every record of their kind, ordered by key bytewise (as
+/// [`Store::all_members`](crate::Store::all_members) and its siblings return them, and as the
+/// key columns sort: SQLite's BINARY, PostgreSQL's `COLLATE "C"`).
+#[derive(Clone)]
+pub struct MemoryPages {
+    tokens: PageTokens,
+}
+
+impl std::fmt::Debug for MemoryPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryPages") // never the token key
+    }
+}
+
+impl MemoryPages {
+    pub(crate) fn new(tokens: PageTokens) -> Self {
+        MemoryPages { tokens }
+    }
+
+    /// The page of [`Store::list_members`](crate::Store::list_members) cut from `all`.
+    pub fn members(
+        &self,
+        all: &[Member],
+        status: Option<MemberStatus>,
+        request: &PageRequest,
+    ) -> StoreResult<Page<Member>> {
+        self.records(all, status, request)
+    }
+
+    /// The page of [`Store::list_partners`](crate::Store::list_partners) cut from `all`.
+    pub fn partners(
+        &self,
+        all: &[Partner],
+        participation: Option<SummitParticipation>,
+        request: &PageRequest,
+    ) -> StoreResult<Page<Partner>> {
+        self.records(all, participation, request)
+    }
+
+    /// The page of [`Store::list_missions`](crate::Store::list_missions) cut from `all`.
+    pub fn missions(
+        &self,
+        all: &[Mission],
+        status: Option<MissionStatus>,
+        request: &PageRequest,
+    ) -> StoreResult<Page<Mission>> {
+        self.records(all, status, request)
+    }
+
+    /// What the backends' `list_records` does, over `all` instead of the table: the records
+    /// matching `filter` with keys beyond the token's, in key order, one more than the page to
+    /// know whether another follows; the total counts every matching record.
+    fn records<R: Record + Clone>(
+        &self,
+        all: &[R],
+        filter: Option<R::Filter>,
+        request: &PageRequest,
+    ) -> StoreResult<Page<R>> {
+        let filter: Option<i32> = filter.map(Into::into);
+        let scope = scope::records(R::TABLE.name, R::FILTER, filter);
+        let cursor = self.tokens.cursor(scope, request, String::new())?;
+        let column = R::COLUMNS
+            .iter()
+            .position(|c| *c == R::FILTER)
+            .expect("a record's filter is one of its columns");
+        let matches = |r: &&R| filter.is_none_or(|f| r.values()[column] == f);
+        let total = all.iter().filter(matches).count();
+        let start = all.partition_point(|r| r.key() <= cursor.position.as_str());
+        let rows: Vec<(String, &R)> = all[start..]
+            .iter()
+            .filter(matches)
+            .take(cursor.size.saturating_add(1))
+            .map(|r| (r.key().to_owned(), r))
+            .collect();
+        let (items, next_key) = split_page(rows, cursor.size);
+        Ok(Page {
+            items: items.into_iter().map(|(_, r)| r.clone()).collect(),
+            next_token: next_key
+                .map(|k| self.tokens.make(&cursor.scope, &k))
+                .unwrap_or_default(),
+            total,
         })
     }
 }

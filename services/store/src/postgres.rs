@@ -21,7 +21,9 @@
 //!   and the lease runs out.
 //! - **Replicas hear each other** ([`notify`]): each write sends a NOTIFY in its transaction,
 //!   and [`Store::changes`] hands the other replicas' changes to the server — among them
-//!   [`Change::Credentials`] when a token is issued or revoked or a ballot key registered, so
+//!   [`Change::Members`], [`Change::Partners`] and [`Change::Missions`] when a record of that
+//!   kind changes (an operator's write, an adoption's effect), so that every replica's cached
+//!   records follow, and [`Change::Credentials`] when a token is issued or revoked or a ballot key registered, so
 //!   that every replica honours and refuses the same tokens and checks the same keys.
 //! - **One audit chain** ([`chain`]): every audit entry, whichever replica writes it, is linked
 //!   to the one before under the write lock, as in SQLite, and [`Store::verify_audit`] checks
@@ -155,9 +157,12 @@ impl PostgresStore {
         let mut tx = self.rows.write_tx().await?;
         write_row(&mut tx, write, record).await?;
         audit(&mut tx, [Entry::record(write, record)]).await?;
-        if R::TABLE.name == Member::TABLE.name {
-            self.notify(&mut tx, &[Change::Members]).await?;
-        }
+        let change = match R::TABLE.name {
+            name if name == Member::TABLE.name => Change::Members,
+            name if name == Partner::TABLE.name => Change::Partners,
+            _ => Change::Missions,
+        };
+        self.notify(&mut tx, &[change]).await?;
         tx.commit().await.map_err(db_err)
     }
 }
@@ -200,7 +205,8 @@ impl Store for PostgresStore {
         }
         let entry = Entry::seed(members.len(), partners.len(), missions.len());
         audit(&mut tx, [entry]).await?;
-        self.notify(&mut tx, &[Change::Members]).await?;
+        let seeded = [Change::Members, Change::Partners, Change::Missions];
+        self.notify(&mut tx, &seeded).await?;
         tx.commit().await.map_err(db_err)?;
         tracing::info!(
             members = members.len(),
@@ -283,6 +289,10 @@ impl Store for PostgresStore {
         self.rows.list_records(participation, page).await
     }
 
+    async fn all_partners(&self) -> StoreResult<Vec<Partner>> {
+        self.rows.all(Partner::TABLE, None).await
+    }
+
     async fn get_partner(&self, code: &str) -> StoreResult<Partner> {
         self.rows
             .get(Partner::TABLE, Arg::Text(Some(code)), code)
@@ -303,6 +313,10 @@ impl Store for PostgresStore {
         page: PageRequest,
     ) -> StoreResult<Page<Mission>> {
         self.rows.list_records(status, page).await
+    }
+
+    async fn all_missions(&self) -> StoreResult<Vec<Mission>> {
+        self.rows.all(Mission::TABLE, None).await
     }
 
     async fn get_mission(&self, id: &str) -> StoreResult<Mission> {
@@ -531,8 +545,18 @@ impl Store for PostgresStore {
             }
         }
         audit(&mut tx, entries).await?;
-        self.notify(&mut tx, &[Change::Closed { proposal_id: id }])
-            .await?;
+        // The records the effects changed first: a replica has forgotten them by the time it
+        // tells its watchers of the close.
+        let partners = |e: &Effect| matches!(e, Effect::UpdatePartner(_));
+        let mut changes = Vec::new();
+        if closing.effects.iter().any(partners) {
+            changes.push(Change::Partners);
+        }
+        if !closing.effects.iter().all(partners) {
+            changes.push(Change::Missions);
+        }
+        changes.push(Change::Closed { proposal_id: id });
+        self.notify(&mut tx, &changes).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(proposal)
     }
@@ -598,6 +622,10 @@ impl Store for PostgresStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn memory_pages(&self) -> Option<crate::MemoryPages> {
+        Some(crate::MemoryPages::new(self.rows.tokens.clone()))
     }
 
     fn group_commit_stats(&self) -> crate::GroupCommitStats {

@@ -259,6 +259,10 @@ impl Store for SqliteStore {
         self.rows.list_records(participation, page).await
     }
 
+    async fn all_partners(&self) -> StoreResult<Vec<Partner>> {
+        self.rows.all(Partner::TABLE, None).await
+    }
+
     async fn get_partner(&self, code: &str) -> StoreResult<Partner> {
         self.rows
             .get(Partner::TABLE, Arg::Text(Some(code)), code)
@@ -279,6 +283,10 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<Mission>> {
         self.rows.list_records(status, page).await
+    }
+
+    async fn all_missions(&self) -> StoreResult<Vec<Mission>> {
+        self.rows.all(Mission::TABLE, None).await
     }
 
     async fn get_mission(&self, id: &str) -> StoreResult<Mission> {
@@ -520,6 +528,10 @@ impl Store for SqliteStore {
                 },
             )
             .collect())
+    }
+
+    fn memory_pages(&self) -> Option<crate::MemoryPages> {
+        Some(crate::MemoryPages::new(self.rows.tokens.clone()))
     }
 
     fn group_commit_stats(&self) -> GroupCommitStats {

@@ -306,6 +306,111 @@ async fn member_pages_and_filters(backend: Backend) {
     );
 }
 
+/// Pages cut from the records in memory ([`accord_store::MemoryPages`], what a server serves
+/// List calls from) are the store's own: the same records, totals and tokens, for every filter
+/// and page size, with keys that sort differently bytewise and in a natural-language collation.
+async fn memory_pages_are_the_stores(backend: Backend) {
+    let (_dir, store) = seeded_store(backend).await;
+    for (code, status) in [
+        ("IMF-ED-12", MemberStatus::Invited),
+        ("IMF_ED", MemberStatus::Suspended),
+        ("IMFA", MemberStatus::Invited),
+        ("A1", MemberStatus::Suspended),
+        ("Z", MemberStatus::Active),
+    ] {
+        let mut member = store.get_member("USA").await.unwrap();
+        member.code = code.into();
+        member.name = format!("members/{code}");
+        member.set_status(status);
+        store.create_member(&member).await.unwrap();
+    }
+    let mut kfor = store.get_mission("KFOR").await.unwrap();
+    kfor.set_status(MissionStatus::DrawingDown);
+    store.update_mission(&kfor).await.unwrap();
+    let pages = store.memory_pages().expect("both backends page in memory");
+    let members = store.all_members().await.unwrap();
+    let partners = store.all_partners().await.unwrap();
+    let missions = store.all_missions().await.unwrap();
+    assert!(partners.windows(2).all(|w| w[0].code < w[1].code));
+    assert!(missions.windows(2).all(|w| w[0].id < w[1].id));
+    fn same<T: PartialEq + std::fmt::Debug>(a: &Page<T>, b: &Page<T>, what: &str) {
+        assert_eq!(a.items, b.items, "{what}");
+        assert_eq!(a.next_token, b.next_token, "{what}");
+        assert_eq!(a.total, b.total, "{what}");
+    }
+    for size in [1, 2, 3, 7, 32, 1000] {
+        let statuses = [
+            None,
+            Some(MemberStatus::Active),
+            Some(MemberStatus::Invited),
+        ];
+        for status in statuses.into_iter().chain([Some(MemberStatus::Suspended)]) {
+            let (stored, _) = all_pages(size, |p| store.list_members(status, p)).await;
+            let mut token = String::new();
+            for (n, want) in stored.iter().enumerate() {
+                let got = pages
+                    .members(&members, status, &page(size, &token))
+                    .unwrap();
+                same(
+                    &got,
+                    want,
+                    &format!("members {status:?} size {size} page {n}"),
+                );
+                token = got.next_token.clone();
+            }
+        }
+        for participation in [
+            None,
+            Some(SummitParticipation::Full),
+            Some(SummitParticipation::Restricted),
+        ] {
+            let (stored, _) = all_pages(size, |p| store.list_partners(participation, p)).await;
+            let mut token = String::new();
+            for (n, want) in stored.iter().enumerate() {
+                let got = pages
+                    .partners(&partners, participation, &page(size, &token))
+                    .unwrap();
+                same(
+                    &got,
+                    want,
+                    &format!("partners {participation:?} size {size} page {n}"),
+                );
+                token = got.next_token.clone();
+            }
+        }
+        for status in [
+            None,
+            Some(MissionStatus::Active),
+            Some(MissionStatus::DrawingDown),
+        ] {
+            let (stored, _) = all_pages(size, |p| store.list_missions(status, p)).await;
+            let mut token = String::new();
+            for (n, want) in stored.iter().enumerate() {
+                let got = pages
+                    .missions(&missions, status, &page(size, &token))
+                    .unwrap();
+                same(
+                    &got,
+                    want,
+                    &format!("missions {status:?} size {size} page {n}"),
+                );
+                token = got.next_token.clone();
+            }
+        }
+    }
+    // A token for another listing or filter is refused alike.
+    let first = store.list_members(None, page(2, "")).await.unwrap();
+    let foreign = page(2, &first.next_token);
+    assert!(matches!(
+        pages.members(&members, Some(MemberStatus::Active), &foreign),
+        Err(StoreError::BadPageToken(_))
+    ));
+    assert!(matches!(
+        pages.missions(&missions, None, &foreign),
+        Err(StoreError::BadPageToken(_))
+    ));
+}
+
 async fn page_tokens_are_checked(backend: Backend) {
     let (_dir, store) = seeded_store(backend).await;
     let first = store.list_members(None, page(10, "")).await.unwrap();
@@ -1710,6 +1815,24 @@ async fn policy_changes_are_kept_in_order(backend: Backend) {
     let mut member = first.get_member("USA").await.unwrap();
     member.name = "members/USA".into();
     first.update_member(&member).await.unwrap();
+    let partner = first.get_partner("UKR").await.unwrap();
+    first.update_partner(&partner).await.unwrap();
+    let mut kfor = first.get_mission("KFOR").await.unwrap();
+    first.update_mission(&kfor).await.unwrap();
+    create(&*first, resize_kfor()).await;
+    kfor.personnel_ceiling = 3_000;
+    let effects = vec![Effect::UpdateMission(kfor)];
+    first
+        .close_proposal(
+            "2",
+            &closing(
+                ProposalState::Adopted,
+                Some(decision(Outcome::Adopted)),
+                effects,
+            ),
+        )
+        .await
+        .unwrap();
     let expected = [
         Change::Policy,
         Change::Policy,
@@ -1720,6 +1843,11 @@ async fn policy_changes_are_kept_in_order(backend: Backend) {
         },
         Change::Closed { proposal_id: 1 },
         Change::Members,
+        Change::Partners,
+        Change::Missions,
+        Change::ProposalCreated { proposal_id: 2 },
+        Change::Missions,
+        Change::Closed { proposal_id: 2 },
     ];
     for want in expected {
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
@@ -1943,6 +2071,7 @@ both_backends!(
     seeding_loads_the_dataset_once,
     seeding_skips_a_store_that_has_members,
     member_pages_and_filters,
+    memory_pages_are_the_stores,
     page_tokens_are_checked,
     partner_and_mission_pages_and_filters,
     members_partners_missions_crud,

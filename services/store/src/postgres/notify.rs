@@ -42,6 +42,8 @@ pub(super) fn instance_id() -> String {
 pub(super) fn payload(instance: &str, change: &Change) -> String {
     let what = match change {
         Change::Members => "members".to_string(),
+        Change::Partners => "partners".to_string(),
+        Change::Missions => "missions".to_string(),
         Change::ProposalCreated { proposal_id } => format!("created {proposal_id}"),
         Change::Ballot {
             proposal_id,
@@ -65,6 +67,8 @@ pub(super) fn parse(payload: &str) -> Option<(&str, Change)> {
     let int = |s: &str| s.parse::<i64>().ok();
     let change = match kind {
         "members" => Change::Members,
+        "partners" => Change::Partners,
+        "missions" => Change::Missions,
         "created" => Change::ProposalCreated {
             proposal_id: int(rest)?,
         },
@@ -166,6 +170,8 @@ mod tests {
     fn payloads_round_trip() {
         let changes = [
             Change::Members,
+            Change::Partners,
+            Change::Missions,
             Change::ProposalCreated { proposal_id: 3 },
             Change::Ballot {
                 proposal_id: 3,
