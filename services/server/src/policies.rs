@@ -159,6 +159,9 @@ struct Snapshot {
     default: Option<String>,
 }
 
+/// The member list an electorate snapshot was made from, and the snapshot.
+type CurrentElectorate = (Arc<Vec<Member>>, Arc<ElectorateSnapshot>);
+
 /// The loaded policies and the default one.
 #[derive(Debug)]
 pub struct PolicyRegistry {
@@ -173,7 +176,7 @@ pub struct PolicyRegistry {
     /// The only library SHA-256 values that may be loaded (empty: any).
     pins: Vec<String>,
     /// The members' encoding for the policies (ABI 1.1), for the member list it was made from.
-    electorate: Mutex<Option<(Arc<Vec<Member>>, Arc<ElectorateSnapshot>)>>,
+    electorate: Mutex<Option<CurrentElectorate>>,
 }
 
 impl PolicyRegistry {
