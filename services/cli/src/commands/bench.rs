@@ -749,15 +749,16 @@ mod tests {
     #[test]
     fn targets_compare_ballots_with_health() {
         let health = result(Workload::Health, 10_000, 1, &[1_000; 100]);
-        let ballot = result(Workload::Ballot, 6_000, 1, &[4_000; 100]);
+        let ballot = result(Workload::Ballot, 7_500, 1, &[2_500; 100]);
         let t = targets(&[health.clone(), ballot]);
         assert_eq!(t.len(), 2);
-        assert!((t[0].ratio - 0.6).abs() < 1e-9 && t[0].met);
-        assert!((t[1].ratio - 4.0).abs() < 0.01 && t[1].met);
-        let slow = result(Workload::Ballot, 2_000, 1, &[9_000; 100]);
+        assert!((t[0].ratio - 0.75).abs() < 1e-9 && t[0].met);
+        assert!((t[1].ratio - 2.5).abs() < 0.01 && t[1].met);
+        let slow = result(Workload::Ballot, 6_000, 1, &[4_000; 100]);
         let t = targets(&[health.clone(), slow]);
-        assert!(!t[0].met && !t[1].met);
-        let mut failing = result(Workload::Ballot, 6_000, 1, &[4_000; 100]);
+        assert!((t[0].ratio - 0.6).abs() < 1e-9 && !t[0].met);
+        assert!((t[1].ratio - 4.0).abs() < 0.01 && !t[1].met);
+        let mut failing = result(Workload::Ballot, 7_500, 1, &[2_500; 100]);
         failing.errors.insert("INTERNAL".into(), 1);
         assert!(targets(&[health.clone(), failing]).iter().all(|t| !t.met));
         assert!(targets(&[health]).is_empty());
