@@ -35,6 +35,22 @@ async fn get_member(server: &TestServer, code: &str) -> Result<Member, tonic::St
         .expect("a member"))
 }
 
+/// Sets member `code`'s status through UpdateMember (a field mask of `status` only).
+async fn set_status(server: &TestServer, code: &str, status: MemberStatus) {
+    server
+        .members()
+        .update_member(UpdateMemberRequest {
+            member: Some(Member {
+                name: member(code),
+                status: status as i32,
+                ..Default::default()
+            }),
+            update_mask: mask("status"),
+        })
+        .await
+        .expect("update member");
+}
+
 async fn get_partner(server: &TestServer, code: &str) -> Partner {
     server
         .partners()
@@ -137,18 +153,7 @@ async fn reads_after_each_kind_of_write_return_the_new_record() {
         33
     );
 
-    server
-        .members()
-        .update_member(UpdateMemberRequest {
-            member: Some(Member {
-                name: member("USA"),
-                status: MemberStatus::Suspended as i32,
-                ..Default::default()
-            }),
-            update_mask: mask("status"),
-        })
-        .await
-        .expect("update member");
+    set_status(&server, "USA", MemberStatus::Suspended).await;
     assert_eq!(
         get_member(&server, "USA").await.unwrap().status,
         MemberStatus::Suspended as i32
@@ -188,18 +193,7 @@ async fn reads_after_each_kind_of_write_return_the_new_record() {
         32
     );
     // Back to active, for the proposals below.
-    server
-        .members()
-        .update_member(UpdateMemberRequest {
-            member: Some(Member {
-                name: member("USA"),
-                status: MemberStatus::Active as i32,
-                ..Default::default()
-            }),
-            update_mask: mask("status"),
-        })
-        .await
-        .expect("update member");
+    set_status(&server, "USA", MemberStatus::Active).await;
 
     // Partners: warm, then create and update.
     let ukr = get_partner(&server, "UKR").await;
